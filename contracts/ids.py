@@ -1,0 +1,26 @@
+"""Identifier helpers: the one place that builds workflow IDs and event IDs."""
+
+from __future__ import annotations
+
+WORKFLOW_ID_PREFIX = "order-"
+
+
+def workflow_id(order_id: str) -> str:
+    """Temporal workflow ID of an order: ``order-{OrderID}``."""
+    return f"{WORKFLOW_ID_PREFIX}{order_id}"
+
+
+def order_id_from_workflow_id(wf_id: str) -> str:
+    if not wf_id.startswith(WORKFLOW_ID_PREFIX):
+        raise ValueError(f"not an order workflow ID: {wf_id!r}")
+    return wf_id[len(WORKFLOW_ID_PREFIX) :]
+
+
+def status_event_id(order_id: str, to_status: int, sequence: int) -> str:
+    """Deterministic ``{OrderID}:{ToStatus}:{sequence}`` so consumers can drop duplicates."""
+    return f"{order_id}:{to_status}:{sequence}"
+
+
+def validation_event_id(order_id: str, attempt: int) -> str:
+    """Deterministic ID of a validation result: ``{OrderID}:validation:{attempt}``."""
+    return f"{order_id}:validation:{attempt}"

@@ -1,0 +1,91 @@
+"""Inputs and results of ``OrderWorkflow`` and its activities.
+
+These are deliberately separate from the Kafka message classes: the workflow carries the raw
+message text and re-validates it in an activity, so a change to the message models never breaks
+the replay of running workflows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.errors import ValidationIssue
+
+WORKFLOW_TYPE = "OrderWorkflow"
+TASK_QUEUE = "orders"
+STATUS_QUERY = "status"
+CHANGE_STATUS_UPDATE = "change_status"
+
+# Custom search attributes (registered by the dev stack and by deployment).
+SA_ORDER_STATUS = "OrderStatus"
+SA_SHIP_FROM_LOCATION_ID = "ShipFromLocationID"
+SA_CORRELATION_ID = "CorrelationID"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+
+class KafkaOrigin(_Frozen):
+    """Where a message came from, for DLQ headers and tracing."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None = None
+    key: bytes | None = None
+
+
+class OrderWorkflowInput(_Frozen):
+    order_id: str
+    correlation_id: str
+    raw_message: str
+    origin: KafkaOrigin | None = None
+    message_id: str | None = None
+    received_at: datetime | None = None
+    # How many times this order has been (re)started; 1 for the first run.
+    attempt: int = 1
+
+
+class DeadLetter(_Frozen):
+    """A request to write the original message to the DLQ of its topic."""
+
+    stage: str
+    error_type: str
+    error_message: str
+    raw_message: str
+    correlation_id: str
+    origin: KafkaOrigin | None = None
+    attempts: int = 1
+
+
+class ValidationOutcome(_Frozen):
+    order_id: str
+    ship_from_location_id: str | None
+    valid: bool
+    issues: tuple[ValidationIssue, ...] = ()
+    line_count: int = 0
+    order_total: str | None = None
+
+
+class ChangeStatusRequest(_Frozen):
+    to_status: int
+    reason: str | None = Field(default=None, max_length=500)
+    source: str = "api"
+    correlation_id: str | None = None
+
+
+class ChangeStatusResult(_Frozen):
+    order_id: str
+    from_status: int
+    to_status: int
+    status_name: str
+    changed_at: datetime
+
+
+class OrderStatusView(_Frozen):
+    order_id: str
+    status_code: int
+    status_name: str

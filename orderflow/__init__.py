@@ -1,0 +1,1 @@
+"""Orderflow glue: settings, telemetry, the CLI and the local dev stack (no business rules)."""
