@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -48,3 +49,46 @@ def truncate_error_message(message: str) -> str:
     if len(one_line) <= MAX_ERROR_MESSAGE_CHARS:
         return one_line
     return one_line[: MAX_ERROR_MESSAGE_CHARS - 1] + "…"
+
+
+def dlq_headers(
+    *,
+    stage: DlqStage | str,
+    error_type: str,
+    error_message: str,
+    original_topic: str,
+    original_partition: int | None,
+    original_offset: int | None,
+    original_timestamp_ms: int | None,
+    failed_at: datetime,
+    attempts: int,
+    correlation_id: str,
+) -> list[tuple[str, bytes]]:
+    """The DLQ headers of DESIGN.md, as Kafka header tuples (UTF-8 values).
+
+    ``dlq.original.timestamp`` is the original record's timestamp in epoch milliseconds, as
+    Kafka gives it; ``dlq.failed_at`` is UTC ISO 8601. Unknown coordinates are sent as ``""``.
+    """
+
+    def text(value: object) -> bytes:
+        return b"" if value is None else str(value).encode("utf-8")
+
+    if failed_at.tzinfo is None:
+        raise ValueError("failed_at must be timezone-aware")
+    return [
+        (H_STAGE, text(DlqStage(stage).value)),
+        (H_ERROR_TYPE, text(error_type)),
+        (H_ERROR_MESSAGE, text(truncate_error_message(error_message))),
+        (H_ORIGINAL_TOPIC, text(original_topic)),
+        (H_ORIGINAL_PARTITION, text(original_partition)),
+        (H_ORIGINAL_OFFSET, text(original_offset)),
+        (H_ORIGINAL_TIMESTAMP, text(original_timestamp_ms)),
+        (H_FAILED_AT, text(failed_at.astimezone(UTC).isoformat())),
+        (H_ATTEMPTS, text(attempts)),
+        (H_CORRELATION_ID, text(correlation_id)),
+    ]
+
+
+def header_map(headers: list[tuple[str, bytes]] | tuple[tuple[str, bytes], ...]) -> dict[str, str]:
+    """Kafka headers as a dict of text (the last value of a repeated name wins)."""
+    return {name: value.decode("utf-8", "replace") for name, value in headers}
