@@ -50,5 +50,9 @@ def check_numeric_18_4(value: Decimal) -> Decimal:
 
 
 # Sign checks run before the digit checks so "-1.23456" reports the sign first.
-MoneyAmount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False), AfterValidator(check_numeric_18_4)]
-PositiveQuantity = Annotated[Decimal, Field(gt=0, allow_inf_nan=False), AfterValidator(check_numeric_18_4)]
+MoneyAmount = Annotated[
+    Decimal, Field(ge=0, allow_inf_nan=False), AfterValidator(check_numeric_18_4)
+]
+PositiveQuantity = Annotated[
+    Decimal, Field(gt=0, allow_inf_nan=False), AfterValidator(check_numeric_18_4)
+]

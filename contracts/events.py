@@ -47,4 +47,3 @@ class OrderValidationV1(BaseModel):
 def event_key(ship_from_location_id: str | None, order_id: str) -> bytes:
     """Partition key of an outgoing event: the location, else the order (never empty)."""
     return (ship_from_location_id or order_id).encode("utf-8")
-

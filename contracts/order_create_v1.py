@@ -114,7 +114,7 @@ def loads(raw: bytes | str) -> Any:
 # --------------------------------------------------------------------------- lenient parse
 
 
-class PoisonMessage(Exception):
+class PoisonMessage(Exception):  # noqa: N818 - a message, not an error of ours
     """The message cannot become a workflow: it goes to the DLQ with this stage and reason."""
 
     def __init__(self, stage: DlqStage, error_type: str, message: str) -> None:
@@ -193,7 +193,7 @@ def order_id_issue(payload: Mapping[str, Any]) -> ValidationIssue | None:
     try:
         _ORDER_ID.validate_python(payload["OrderID"])
     except ValidationError as exc:
-        error = exc.errors(include_input=False)[0]
+        error = exc.errors()[0]
         return _issue_from({**error, "loc": ("OrderID",)})
     return None
 
@@ -254,7 +254,11 @@ def _code_for(error: Mapping[str, Any]) -> ErrorCode:
             "string_too_short": ErrorCode.MISSING_ORDER_ID,
             "string_too_long": ErrorCode.ORDER_ID_TOO_LONG,
         }.get(kind, ErrorCode.INVALID_ORDER_ID if kind != "string_type" else ErrorCode.INVALID_TYPE)
-    if loc == ("ShipFromLocationID",) and kind in {"missing", "string_too_short", "string_pattern_mismatch"}:
+    if loc == ("ShipFromLocationID",) and kind in {
+        "missing",
+        "string_too_short",
+        "string_pattern_mismatch",
+    }:
         return ErrorCode.MISSING_SHIP_FROM_LOCATION
     if loc == ("OrderLines",) and kind in {"missing", "too_short"}:
         return ErrorCode.NO_ORDER_LINES
@@ -276,9 +280,12 @@ def _code_for(error: Mapping[str, Any]) -> ErrorCode:
 
 
 def _issue_from(error: Mapping[str, Any]) -> ValidationIssue:
+    if error["type"].endswith("_type") and error.get("input", "") is None:
+        # An explicit null in a required field counts as missing.
+        error = {**error, "type": "missing", "msg": "Field required"}
     code = _code_for(error)
     path = field_path(error["loc"])
-    # pydantic's messages never contain the input value; "input" is deliberately not used.
+    # pydantic's messages never contain the input value; only its null-ness is looked at above.
     return ValidationIssue(Code=code, Field=path, Message=f"{path}: {error['msg']}")
 
 
@@ -375,7 +382,7 @@ def validate_order(payload: Any) -> OrderValidation:
     try:
         order = OrderCreateV1.model_validate(payload)
     except ValidationError as exc:
-        issues.extend(_issue_from(error) for error in exc.errors(include_input=False))
+        issues.extend(_issue_from(error) for error in exc.errors())
     issues.extend(_cross_field_issues(payload))
     if order is not None:
         issues.extend(_totals_issues(order))

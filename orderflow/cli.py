@@ -15,3 +15,6 @@ app = typer.Typer(
 )
 
 # Command groups register themselves below (one line each).
+from orderflow.commands import schemas as _schemas  # noqa: E402
+
+app.add_typer(_schemas.app, name="schemas")

@@ -1,8 +1,12 @@
 """aiokafka client options from settings: one place that knows PLAINTEXT, SSL and SASL_SSL.
 
-Azure Event Hubs: ``ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS=<ns>.servicebus.windows.net:9093``,
-``ORDERFLOW_KAFKA__SECURITY_PROTOCOL=SASL_SSL``, ``ORDERFLOW_KAFKA__SASL_USERNAME=$ConnectionString``,
-``ORDERFLOW_KAFKA__SASL_PASSWORD=<connection string>``, ``ORDERFLOW_KAFKA__ENABLE_IDEMPOTENCE=true``.
+Azure Event Hubs (Kafka endpoint on port 9093):
+
+    ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS=<namespace>.servicebus.windows.net:9093
+    ORDERFLOW_KAFKA__SECURITY_PROTOCOL=SASL_SSL
+    ORDERFLOW_KAFKA__SASL_USERNAME=$ConnectionString
+    ORDERFLOW_KAFKA__SASL_PASSWORD=<the namespace connection string>
+    ORDERFLOW_KAFKA__ENABLE_IDEMPOTENCE=true
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ def common_options(kafka: KafkaSettings, *, bootstrap_servers: str | None = None
     return options
 
 
-def producer_options(kafka: KafkaSettings, *, bootstrap_servers: str | None = None) -> dict[str, Any]:
+def producer_options(
+    kafka: KafkaSettings, *, bootstrap_servers: str | None = None
+) -> dict[str, Any]:
     """A durable producer: ``acks=all``; idempotence only where the broker supports it."""
     return {
         **common_options(kafka, bootstrap_servers=bootstrap_servers),
