@@ -7,7 +7,7 @@ the replay of running workflows.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +38,35 @@ class KafkaOrigin(_Frozen):
     key: bytes | None = None
 
 
+class OrderWorkflowOptions(_Frozen):
+    """Worker settings the workflow needs. Workflow code cannot read settings, so the starter
+    copies them from ``ORDERFLOW_WORKER__*`` into the input; a running order keeps the values it
+    started with (and carries them across continue-as-new)."""
+
+    # Retry budget of transient activity failures; when spent the message goes to the DLQ.
+    activity_max_attempts: int = Field(default=10, ge=1)
+    activity_initial_interval: timedelta = timedelta(seconds=1)
+    activity_max_interval: timedelta = timedelta(seconds=60)
+    # How long a delivered (7500) order may still be returned before its workflow completes.
+    return_window: timedelta = timedelta(days=30)
+    # Local activities (default) or regular ones; see the docstring of workflows.order.
+    local_activities: bool = True
+    # Continue-as-new after this many history events, besides the server's own suggestion.
+    continue_as_new_after_events: int | None = Field(default=None, ge=10)
+
+
+class OrderState(_Frozen):
+    """An open order's state, carried across continue-as-new."""
+
+    status: int
+    # Number of status changes so far (Open is 1); part of each status event's EventID.
+    sequence: int
+    ship_from_location_id: str
+    status_changed_at: datetime
+    line_count: int = 0
+    order_total: str | None = None
+
+
 class OrderWorkflowInput(_Frozen):
     order_id: str
     correlation_id: str
@@ -47,6 +76,9 @@ class OrderWorkflowInput(_Frozen):
     received_at: datetime | None = None
     # How many times this order has been (re)started; 1 for the first run.
     attempt: int = 1
+    options: OrderWorkflowOptions = OrderWorkflowOptions()
+    # Set only by continue-as-new: the order is already Open, skip validation and persistence.
+    resume: OrderState | None = None
 
 
 class DeadLetter(_Frozen):
@@ -59,6 +91,11 @@ class DeadLetter(_Frozen):
     correlation_id: str
     origin: KafkaOrigin | None = None
     attempts: int = 1
+    failed_at: datetime | None = None
+    # Without a Kafka origin (e.g. a status event that could not be published): where the
+    # record was meant to go and its key.
+    original_topic: str | None = None
+    key: bytes | None = None
 
 
 class ValidationOutcome(_Frozen):

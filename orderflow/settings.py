@@ -124,6 +124,8 @@ class DevStackSettings(BaseModel):
     temporal_port: Annotated[int, Field(ge=1, le=65535)] = 7233
     temporal_ui_port: Annotated[int, Field(ge=1, le=65535)] = 8233
     broker_port: Annotated[int, Field(ge=1, le=65535)] = 9092
+    # Embedded PostgreSQL of the local stack; 5432 is often taken by a machine-wide server.
+    postgres_port: Annotated[int, Field(ge=1, le=65535)] = 5433
     host: str = "127.0.0.1"
 
 

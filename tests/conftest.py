@@ -6,4 +6,8 @@ tears it down at the end of the session.
 
 pytest_plugins = [
     "tests.fixtures.postgres",
+    "tests.fixtures.database",
+    "tests.fixtures.kafka",
+    "tests.fixtures.temporal",
+    "tests.fixtures.worker",
 ]

@@ -1,0 +1,57 @@
+"""Inputs and results of the activities that only the workflow and the activities share.
+
+The workflow's own input and the shared results (``ValidationOutcome``, ``DeadLetter``) live in
+:mod:`contracts.workflow_io`. Everything here is plain pydantic: safe in the workflow sandbox.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ValidateOrderInput(_Frozen):
+    order_id: str
+    raw_message: str
+    correlation_id: str
+
+
+class PersistOrderInput(_Frozen):
+    order_id: str
+    raw_message: str
+    correlation_id: str
+
+
+class PersistOrderResult(_Frozen):
+    # False when the order already existed (an activity retry or a re-driven order).
+    created: bool
+    # The order's status in the database; 1000 unless a re-driven order had moved on.
+    status_code: int
+
+
+class StatusChangeInput(_Frozen):
+    order_id: str
+    from_status: int
+    to_status: int
+    source: str
+    correlation_id: str
+    reason: str | None = None
+
+
+class StatusChangeRecord(_Frozen):
+    changed_at: datetime
+    # False when an earlier attempt had already applied the change (idempotent retry).
+    applied: bool
+
+
+class PublishReceipt(_Frozen):
+    """Where the broker stored a record (acknowledged by all in-sync replicas)."""
+
+    topic: str
+    partition: int
+    offset: int

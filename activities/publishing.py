@@ -1,0 +1,121 @@
+"""Publishing activities: events to ``order.validation.v1`` / ``order.status.v1`` and dead
+letters to the ``.dlq`` topics, through one shared producer per worker process.
+
+Guarantees: a call returns only after the broker acknowledged the record (the producer is
+created with ``acks=all``, and idempotent where the broker supports it). Delivery is at least
+once: a retried activity may publish a record twice, so every event carries a deterministic
+``EventID`` (built by the workflow, identical on every attempt) for consumers to drop
+duplicates. Events are keyed by ``ShipFromLocationID`` (the order ID when there is none), so
+one order's events stay in one partition, in order. Every record carries the
+``correlation-id`` header.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from temporalio import activity
+
+from activities import names
+from activities.log import activity_logger, current_order_id
+from activities.models import PublishReceipt
+from contracts.dlq import H_CORRELATION_ID, dlq_headers
+from contracts.events import OrderStatusChangedV1, OrderValidationV1, event_key
+from contracts.topics import ORDER_CREATE_V1, ORDER_STATUS_V1, ORDER_VALIDATION_V1, dlq_topic
+from contracts.workflow_io import DeadLetter
+
+H_EVENT_ID = "event-id"
+
+
+class RecordSender(Protocol):
+    """The part of ``aiokafka.AIOKafkaProducer`` the activities use (and tests can fake)."""
+
+    async def send_and_wait(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Any: ...
+
+
+class PublishingActivities:
+    """Publishes through a producer owned by the worker process (started and stopped there)."""
+
+    def __init__(self, producer: RecordSender) -> None:
+        self._producer = producer
+
+    async def _send(
+        self, topic: str, *, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+    ) -> PublishReceipt:
+        metadata = await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
+        return PublishReceipt(topic=topic, partition=metadata.partition, offset=metadata.offset)
+
+    @activity.defn(name=names.PUBLISH_VALIDATION_RESULT)
+    async def publish_validation_result(self, event: OrderValidationV1) -> PublishReceipt:
+        receipt = await self._send(
+            ORDER_VALIDATION_V1,
+            key=event_key(event.ShipFromLocationID, event.OrderID),
+            value=event.model_dump_json().encode("utf-8"),
+            headers=_event_headers(event.CorrelationID, event.EventID),
+        )
+        activity_logger(event.OrderID, event.CorrelationID).info(
+            "validation result published", event_id=event.EventID, valid=event.Valid
+        )
+        return receipt
+
+    @activity.defn(name=names.PUBLISH_STATUS_EVENT)
+    async def publish_status_event(self, event: OrderStatusChangedV1) -> PublishReceipt:
+        receipt = await self._send(
+            ORDER_STATUS_V1,
+            key=event_key(event.ShipFromLocationID, event.OrderID),
+            value=event.model_dump_json().encode("utf-8"),
+            headers=_event_headers(event.CorrelationID, event.EventID),
+        )
+        activity_logger(event.OrderID, event.CorrelationID).info(
+            "status event published", event_id=event.EventID, to_status=event.ToStatus
+        )
+        return receipt
+
+    @activity.defn(name=names.WRITE_DEAD_LETTER)
+    async def write_dead_letter(self, letter: DeadLetter) -> PublishReceipt:
+        """Write the original record, key and value untouched, to its topic's DLQ."""
+        origin = letter.origin
+        original_topic = origin.topic if origin else (letter.original_topic or ORDER_CREATE_V1)
+        headers = dlq_headers(
+            stage=letter.stage,
+            error_type=letter.error_type,
+            error_message=letter.error_message,
+            original_topic=original_topic,
+            original_partition=origin.partition if origin else None,
+            original_offset=origin.offset if origin else None,
+            original_timestamp_ms=origin.timestamp_ms if origin else None,
+            failed_at=letter.failed_at or datetime.now(UTC),
+            attempts=letter.attempts,
+            correlation_id=letter.correlation_id,
+        )
+        receipt = await self._send(
+            dlq_topic(original_topic),
+            key=origin.key if origin else letter.key,
+            value=letter.raw_message.encode("utf-8"),
+            headers=headers,
+        )
+        activity_logger(current_order_id(), letter.correlation_id).warning(
+            "message written to the DLQ",
+            stage=letter.stage,
+            error_type=letter.error_type,
+            dlq_topic=receipt.topic,
+            dlq_partition=receipt.partition,
+            dlq_offset=receipt.offset,
+        )
+        return receipt
+
+
+def _event_headers(correlation_id: str, event_id: str) -> list[tuple[str, bytes]]:
+    return [
+        (H_CORRELATION_ID, correlation_id.encode("utf-8")),
+        (H_EVENT_ID, event_id.encode("utf-8")),
+    ]

@@ -1,0 +1,89 @@
+"""Run the bridge with its own Kafka clients: start them (waiting for the broker), run, close.
+
+Takes plain option dicts (built from settings by the entry point), so tests run the same code
+in-process against the session's broker and Temporal server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from temporalio.client import Client
+
+from bridges.backoff import StopRequestedError, retry_until_done
+from bridges.consumer import BridgeConfig, OrderBridge
+from bridges.metrics import BridgeMetrics
+from bridges.starter import StartFunction
+
+log = structlog.get_logger("orderflow.bridge")
+
+
+def dead_letter_producer_options(
+    producer_options: dict[str, Any], consumer_options: dict[str, Any]
+) -> dict[str, Any]:
+    """Producer options that can write back any record the consumer can fetch.
+
+    Oversized records go to the DLQ with their original bytes, so the producer's request limit
+    must be at least the consumer's per-partition fetch size.
+    """
+    fetchable = int(consumer_options.get("max_partition_fetch_bytes", 1_048_576))
+    current = int(producer_options.get("max_request_size", 1_048_576))
+    return {**producer_options, "max_request_size": max(current, fetchable + 64 * 1024)}
+
+
+async def _start_when_reachable(
+    client: AIOKafkaConsumer | AIOKafkaProducer,
+    name: str,
+    config: BridgeConfig,
+    stop: asyncio.Event,
+) -> None:
+    def on_failure(error: BaseException, wait_s: float) -> None:
+        log.warning("bridge.kafka_unreachable", client=name, error=repr(error), retry_in_s=wait_s)
+
+    await retry_until_done(
+        client.start,
+        is_transient=lambda error: isinstance(error, KafkaError),
+        initial_s=config.backoff_initial_s,
+        max_s=config.backoff_max_s,
+        stop=stop,
+        on_failure=on_failure,
+    )
+
+
+async def run_bridge(
+    *,
+    consumer_options: dict[str, Any],
+    producer_options: dict[str, Any],
+    client: Client,
+    start: StartFunction,
+    config: BridgeConfig,
+    metrics: BridgeMetrics,
+    stop: asyncio.Event,
+) -> None:
+    """Consume until ``stop`` is set, then commit what is done and close the Kafka clients."""
+    producer = AIOKafkaProducer(**dead_letter_producer_options(producer_options, consumer_options))
+    consumer = AIOKafkaConsumer(**consumer_options)
+    try:
+        await _start_when_reachable(producer, "producer", config, stop)
+        await _start_when_reachable(consumer, "consumer", config, stop)
+        log.info("bridge.started", topic=config.topic, group=consumer_options.get("group_id"))
+        bridge = OrderBridge(
+            consumer=consumer,
+            producer=producer,
+            client=client,
+            start=start,
+            config=config,
+            metrics=metrics,
+        )
+        await bridge.run(stop)
+    except StopRequestedError:
+        log.info("bridge.stopped_before_start")
+    finally:
+        # Leaves the group at once, so a restarted bridge gets the partitions without waiting
+        # for the session timeout. No commit happens here (auto-commit is off).
+        await consumer.stop()
+        await producer.stop()

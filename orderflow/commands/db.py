@@ -1,0 +1,127 @@
+"""``orderflow db``: migrations, backup/restore and statistics of the order database.
+
+The database is ``ORDERFLOW_DATABASE__URL`` unless ``--database-url`` names another one (a
+restore drill into a scratch database, say).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from db.stats import DatabaseStats
+
+app = typer.Typer(
+    help="The order database: migrations, backup/restore, statistics.", no_args_is_help=True
+)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Use this database instead of ORDERFLOW_DATABASE__URL."),
+]
+BinDir = Annotated[
+    Path | None,
+    typer.Option("--pg-bin-dir", help="Directory of pg_dump/pg_restore matching the server."),
+]
+
+
+def _url(database_url: str | None) -> str:
+    from orderflow.settings import DatabaseSettings, load_settings
+
+    if database_url is not None:
+        validated = DatabaseSettings(url=database_url).url  # same driver normalisation
+    else:
+        validated = load_settings().database.url
+    if validated is None:
+        typer.echo("no database: set ORDERFLOW_DATABASE__URL or pass --database-url", err=True)
+        raise typer.Exit(2)
+    return validated.get_secret_value()
+
+
+@app.command()
+def upgrade(revision: str = "head", database_url: DatabaseUrl = None) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    from orderflow.migrate import upgrade as run_upgrade
+
+    run_upgrade(_url(database_url), revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def downgrade(
+    revision: str,
+    database_url: DatabaseUrl = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Migrate the database down to REVISION ("base" drops every order table and its data)."""
+    from orderflow.migrate import downgrade as run_downgrade
+
+    url = _url(database_url)
+    if not yes:
+        typer.confirm(
+            f"Downgrade to {revision}? Tables dropped on the way lose their data", abort=True
+        )
+    run_downgrade(url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def backup(file: Path, database_url: DatabaseUrl = None, pg_bin_dir: BinDir = None) -> None:
+    """Write a pg_dump custom-format backup of the database to FILE."""
+    from db.backup import BackupError
+    from db.backup import backup as run_backup
+
+    try:
+        tools = asyncio.run(run_backup(_url(database_url), file, bin_dir=pg_bin_dir))
+    except BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backup written to {file} (pg_dump {tools.major})")
+
+
+@app.command()
+def restore(
+    file: Path,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the backup's objects in a non-empty database.")
+    ] = False,
+    database_url: DatabaseUrl = None,
+    pg_bin_dir: BinDir = None,
+) -> None:
+    """Restore FILE into the database (which must be empty unless --force)."""
+    from db.backup import BackupError
+    from db.backup import restore as run_restore
+
+    try:
+        tools = asyncio.run(run_restore(_url(database_url), file, force=force, bin_dir=pg_bin_dir))
+    except BackupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"restored {file} (pg_restore {tools.major})")
+
+
+@app.command()
+def stats(
+    database_url: DatabaseUrl = None,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Slowest statements to show.")] = 10,
+) -> None:
+    """Table and index sizes, and the slowest statements (pg_stat_statements)."""
+    from db.stats import format_stats
+
+    typer.echo(format_stats(asyncio.run(_collect(_url(database_url), limit))))
+
+
+async def _collect(url: str, limit: int) -> DatabaseStats:
+    from db.engine import create_engine
+    from db.stats import collect_stats
+
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as connection:
+            return await collect_stats(connection, limit=limit)
+    finally:
+        await engine.dispose()

