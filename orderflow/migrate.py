@@ -9,11 +9,17 @@ so from async code use :func:`upgrade_async` (it runs them in a worker thread).
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+
+
+# Alembic's ``context`` is process-global, so two runs in one process (say, two threads) would
+# trample each other; across processes the advisory lock in env.py serializes them.
+_IN_PROCESS = threading.Lock()
 
 
 def migrations_dir() -> Path:
@@ -33,12 +39,14 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Migrate the database up to ``revision`` (a no-op when it is there already)."""
-    command.upgrade(alembic_config(database_url), revision)
+    with _IN_PROCESS:
+        command.upgrade(alembic_config(database_url), revision)
 
 
 def downgrade(database_url: str, revision: str) -> None:
     """Migrate down to ``revision`` (``"base"`` removes every table of this schema)."""
-    command.downgrade(alembic_config(database_url), revision)
+    with _IN_PROCESS:
+        command.downgrade(alembic_config(database_url), revision)
 
 
 async def upgrade_async(database_url: str, revision: str = "head") -> None:

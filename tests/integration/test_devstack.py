@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -89,8 +92,17 @@ class DevStackRun:
             self.process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def dev_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+@pytest.fixture
+def scratch_dir() -> Iterator[Path]:
+    """A folder outside pytest's tmp tree, which each new pytest session re-tightens to 0700:
+    as root, PostgreSQL runs as another user that must be able to reach its data folder."""
+    path = Path(tempfile.mkdtemp(prefix="orderflow-devstack-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def dev_env(scratch_dir: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -103,7 +115,7 @@ def dev_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         )
     }
     env.update(
-        ORDERFLOW_STATE_DIR=str(tmp_path_factory.mktemp("devstack") / "state"),
+        ORDERFLOW_STATE_DIR=str(scratch_dir / "state"),
         ORDERFLOW_DEV__TEMPORAL_PORT=str(free_port()),
         ORDERFLOW_DEV__TEMPORAL_UI_PORT=str(free_port()),
         ORDERFLOW_DEV__BROKER_PORT=str(free_port()),
@@ -247,9 +259,9 @@ def test_containers_mode_without_an_engine_skips_with_a_clear_reason(
 
 
 @pytest.mark.integration
-async def test_embedded_postgres_serves_tcp_and_keeps_data(tmp_path: Path) -> None:
+async def test_embedded_postgres_serves_tcp_and_keeps_data(scratch_dir: Path) -> None:
     """The path the test harness takes when no PostgreSQL answers on 127.0.0.1:5432."""
-    data_dir = tmp_path / "pgdata"
+    data_dir = scratch_dir / "pgdata"
     server = start_embedded_postgres(data_dir)
     try:
         assert server.admin_url.startswith("postgresql://postgres@127.0.0.1:")

@@ -165,7 +165,7 @@ async def test_worker_process_runs_orders_and_exits_0_on_sigterm(
         "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
         "ORDERFLOW_WORKER__GRACEFUL_SHUTDOWN_S": "5",
     }
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: ASYNC220 - a child we signal, not a blocking call
         [sys.executable, "-m", "orderflow", "worker"],
         cwd=REPO_ROOT,
         env=env,
@@ -188,6 +188,7 @@ async def test_worker_process_runs_orders_and_exits_0_on_sigterm(
         if process.poll() is None:
             process.kill()
         output = process.communicate()[0].decode("utf-8", "replace")
+        print(output)  # shown by pytest when the test fails
     assert code == 0, output
     assert "worker stopped" in output
     await handle.terminate("test done")
