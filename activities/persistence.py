@@ -70,7 +70,7 @@ class PersistenceActivities:
         except OrderConflictError as exc:
             log.warning("order conflicts with a stored order", error=str(exc))
             raise _business_error(str(exc), ORDER_CONFLICT) from exc
-        log.info("order persisted", created=result.created, status_code=result.status_code)
+        log.debug("order persisted", created=result.created, status_code=result.status_code)
         return PersistOrderResult(created=result.created, status_code=result.status_code)
 
     @activity.defn(name=names.PERSIST_STATUS_CHANGE)
@@ -93,7 +93,7 @@ class PersistenceActivities:
             raise _business_error(str(exc), INVALID_STATUS_TRANSITION) from exc
         except OrderNotFoundError as exc:
             raise _business_error(str(exc), ORDER_NOT_FOUND) from exc
-        log.info(
+        log.debug(
             "status change persisted",
             from_status=request.from_status,
             to_status=request.to_status,

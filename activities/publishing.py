@@ -62,7 +62,7 @@ class PublishingActivities:
             value=event.model_dump_json().encode("utf-8"),
             headers=_event_headers(event.CorrelationID, event.EventID),
         )
-        activity_logger(event.OrderID, event.CorrelationID).info(
+        activity_logger(event.OrderID, event.CorrelationID).debug(
             "validation result published", event_id=event.EventID, valid=event.Valid
         )
         return receipt
@@ -75,7 +75,7 @@ class PublishingActivities:
             value=event.model_dump_json().encode("utf-8"),
             headers=_event_headers(event.CorrelationID, event.EventID),
         )
-        activity_logger(event.OrderID, event.CorrelationID).info(
+        activity_logger(event.OrderID, event.CorrelationID).debug(
             "status event published", event_id=event.EventID, to_status=event.ToStatus
         )
         return receipt

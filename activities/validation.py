@@ -65,7 +65,7 @@ class ValidationActivities:
     @activity.defn(name=names.VALIDATE_ORDER)
     async def validate_order(self, request: ValidateOrderInput) -> ValidationOutcome:
         outcome = validate_raw_order(request.order_id, request.raw_message)
-        activity_logger(request.order_id, request.correlation_id).info(
+        activity_logger(request.order_id, request.correlation_id).debug(
             "order validated",
             valid=outcome.valid,
             issue_codes=[issue.Code.value for issue in outcome.issues],

@@ -1,0 +1,1 @@
+"""Kafka -> Temporal: the pure record handler, the consumer loop, and the DLQ tooling."""

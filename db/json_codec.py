@@ -18,13 +18,9 @@ def dumps_exact(value: Any) -> str:
 
     Raises ``ValueError`` for NaN/Infinity (not JSON) and ``TypeError`` for other objects.
     """
-    return "".join(_encode(value))
-
-
-def _encode(value: Any) -> list[str]:
     parts: list[str] = []
     _write(value, parts)
-    return parts
+    return "".join(parts)
 
 
 def _write(value: Any, out: list[str]) -> None:

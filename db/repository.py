@@ -69,6 +69,8 @@ __all__ = [
     "StatusHistoryEntry",
     "UpsertResult",
     "change_status",
+    "decode_cursor",
+    "encode_cursor",
     "get_order",
     "list_orders",
     "status_name",

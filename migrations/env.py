@@ -36,7 +36,9 @@ def database_url() -> str:
         url = secret.get_secret_value() if secret is not None else None
     if not url:
         raise RuntimeError("no database URL: set ORDERFLOW_DATABASE__URL or -x database_url=...")
-    return str(url)
+    scheme, rest = str(url).split("://", 1)
+    # The migrations run on asyncpg whatever driver the URL names.
+    return f"postgresql+asyncpg://{rest}" if scheme in {"postgresql", "postgres"} else str(url)
 
 
 def configure(connection: Connection | None = None, url: str | None = None) -> None:

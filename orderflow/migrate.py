@@ -16,7 +16,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-
 # Alembic's ``context`` is process-global, so two runs in one process (say, two threads) would
 # trample each other; across processes the advisory lock in env.py serializes them.
 _IN_PROCESS = threading.Lock()

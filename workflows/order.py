@@ -57,6 +57,7 @@ Logging uses ``workflow.logger`` (silent while replaying), with ``order_id`` and
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NoReturn
@@ -196,7 +197,7 @@ class OrderWorkflow:
             )
         except ACTIVITY_FAILURES as err:
             await self._fail(DlqStage.PUBLISH, err)
-        workflow.logger.info("order open", extra={**self._log_extra, "created": persisted.created})
+        self._log(logging.INFO, "order open", newly_stored=persisted.created)
         return state
 
     async def _reject(self, outcome: ValidationOutcome, event: OrderValidationV1) -> NoReturn:
@@ -206,13 +207,9 @@ class OrderWorkflow:
             await self._calls.publish_validation_result(event)
         except ACTIVITY_FAILURES as err:
             # The DLQ record below still carries the reason; don't lose it over the event.
-            workflow.logger.error(
-                "validation result not published", extra={**self._log_extra, "error": str(err)}
-            )
+            self._log(logging.ERROR, "validation result not published", error=str(err))
         await self._dead_letter(DlqStage.VALIDATE, ORDER_VALIDATION_FAILED, problems, attempts=1)
-        workflow.logger.info(
-            "order invalid", extra={**self._log_extra, "issues": len(outcome.issues)}
-        )
+        self._log(logging.INFO, "order invalid", issues=len(outcome.issues))
         raise ApplicationError(
             f"order {self._input.order_id} failed validation: {problems}",
             [issue.model_dump(mode="json") for issue in outcome.issues],
@@ -267,9 +264,16 @@ class OrderWorkflow:
             await self._calls.write_dead_letter(letter)
         except ACTIVITY_FAILURES as err:
             # Only after a day of retries; the message is still in this workflow's input.
-            workflow.logger.error(
-                "dead letter not written", extra={**self._log_extra, "error": str(err)}
-            )
+            self._log(logging.ERROR, "dead letter not written", error=str(err))
+
+    def _log(self, level: int, message: str, **fields: object) -> None:
+        """Log through ``workflow.logger`` (silent during replay) with the order's keys.
+
+        Field names must not be ``LogRecord`` attributes (``created``, ``name``, ``msg`` …):
+        logging raises on those, and while the workflow runs live (not when it replays) that
+        would fail the order and then break the replay.
+        """
+        workflow.logger.log(level, message, extra={**self._log_extra, **fields})
 
     # ------------------------------------------------------------------ open order
 
@@ -278,7 +282,7 @@ class OrderWorkflow:
             state = self._require_state()
             if OrderStatus(state.status).is_terminal:
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.logger.info("order closed", extra={**self._log_extra})
+                self._log(logging.INFO, "order closed")
                 return self.status()
             seen = self._changes
             woken = self._changed_since(seen)
@@ -290,7 +294,7 @@ class OrderWorkflow:
                 woke = await self._wait_until(window_ends, woken)
             if not woke:
                 if workflow.all_handlers_finished() and self._changes == seen:
-                    workflow.logger.info("return window passed", extra={**self._log_extra})
+                    self._log(logging.INFO, "return window passed")
                     return self.status()
                 # A status change is in flight: let it finish, then look again.
                 await workflow.wait_condition(workflow.all_handlers_finished)
@@ -420,9 +424,8 @@ class OrderWorkflow:
                 Reason=request.reason,
             )
             await self._publish_status_change(event)
-            workflow.logger.info(
-                "status changed",
-                extra={**self._log_extra, "from_status": state.status, "to_status": event.ToStatus},
+            self._log(
+                logging.INFO, "status changed", from_status=state.status, to_status=event.ToStatus
             )
             return ChangeStatusResult(
                 order_id=order_id,

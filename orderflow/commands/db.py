@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
+    from db.backup import PgTools
     from db.stats import DatabaseStats
 
 app = typer.Typer(
@@ -72,14 +75,9 @@ def downgrade(
 @app.command()
 def backup(file: Path, database_url: DatabaseUrl = None, pg_bin_dir: BinDir = None) -> None:
     """Write a pg_dump custom-format backup of the database to FILE."""
-    from db.backup import BackupError
     from db.backup import backup as run_backup
 
-    try:
-        tools = asyncio.run(run_backup(_url(database_url), file, bin_dir=pg_bin_dir))
-    except BackupError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+    tools = _run_pg_tool(run_backup(_url(database_url), file, bin_dir=pg_bin_dir))
     typer.echo(f"backup written to {file} (pg_dump {tools.major})")
 
 
@@ -93,15 +91,21 @@ def restore(
     pg_bin_dir: BinDir = None,
 ) -> None:
     """Restore FILE into the database (which must be empty unless --force)."""
-    from db.backup import BackupError
     from db.backup import restore as run_restore
 
+    tools = _run_pg_tool(run_restore(_url(database_url), file, force=force, bin_dir=pg_bin_dir))
+    typer.echo(f"restored {file} (pg_restore {tools.major})")
+
+
+def _run_pg_tool(job: Coroutine[None, None, PgTools]) -> PgTools:
+    """Run a backup/restore; its refusals and failures become a message and exit code 1."""
+    from db.backup import BackupError
+
     try:
-        tools = asyncio.run(run_restore(_url(database_url), file, force=force, bin_dir=pg_bin_dir))
+        return asyncio.run(job)
     except BackupError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"restored {file} (pg_restore {tools.major})")
 
 
 @app.command()

@@ -128,6 +128,10 @@ async def lag(bootstrap: str, group: str, topic: str) -> int:
         await consumer.stop()
 
 
+async def lag_is_zero(bootstrap: str, group: str, topic: str) -> bool:
+    return await lag(bootstrap, group, topic) == 0
+
+
 async def eventually(
     check: Callable[[], Awaitable[bool]], *, timeout_s: float, what: str, every_s: float = 0.25
 ) -> None:

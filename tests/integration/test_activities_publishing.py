@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -41,12 +42,12 @@ async def publishing(kafka_bootstrap: str) -> AsyncIterator[PublishingActivities
         await producer.stop()
 
 
-async def read_records(bootstrap: str, receipts: list[PublishReceipt]) -> list:
+async def read_records(bootstrap: str, receipts: list[PublishReceipt]) -> list[Any]:
     """The records stored at the receipts' coordinates, in receipt order."""
     consumer = AIOKafkaConsumer(**kafka_test_options(bootstrap), enable_auto_commit=False)
     await consumer.start()
     try:
-        found = {}
+        found: dict[tuple[str, int, int], Any] = {}
         partitions = {TopicPartition(r.topic, r.partition) for r in receipts}
         consumer.assign(list(partitions))
         for tp in partitions:

@@ -22,7 +22,7 @@ from contracts.workflow_io import CHANGE_STATUS_UPDATE, ChangeStatusRequest, Cha
 from tests.fixtures.worker import order_message
 from tests.integration.bridge_support import (
     eventually,
-    lag,
+    lag_is_zero,
     private_topic,
     produce,
     read_all,
@@ -81,7 +81,7 @@ async def test_500_valid_orders_become_open_with_events_and_no_lag(
             what="500 orders in status 1000",
         )
         await eventually(
-            lambda: _lag_is_zero(kafka_bootstrap, run.group, topic), timeout_s=30, what="lag 0"
+            lambda: lag_is_zero(kafka_bootstrap, run.group, topic), timeout_s=30, what="lag 0"
         )
         assert run.metrics.count("started") == 500
         assert run.metrics.count("dead_lettered") == 0
@@ -100,10 +100,6 @@ async def test_500_valid_orders_become_open_with_events_and_no_lag(
     assert {e["ToStatus"] for e in status_events} == {1000}
     assert {e["CorrelationID"] for e in status_events} == {f"c-{i}" for i in ids}
     assert await read_all(kafka_bootstrap, dlq_topic(topic)) == []
-
-
-async def _lag_is_zero(bootstrap: str, group: str, topic: str) -> bool:
-    return await lag(bootstrap, group, topic) == 0
 
 
 async def test_duplicates_never_make_a_second_workflow_or_order(

@@ -1,21 +1,24 @@
-"""The bridge against the real broker and Temporal dev server (workflows only started here).
-
-End-to-end outcomes with the worker are in ``test_bridge_acceptance.py``.
-"""
+"""The bridge against the real broker and Temporal dev server: starts, duplicates, poison."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from bridges.metrics import BridgeMetrics
 from contracts import dlq
 from contracts.dlq import header_map
 from contracts.topics import dlq_topic
+from tests.fixtures.worker import order_message
 from tests.integration.bridge_support import (
+    Record,
     eventually,
-    lag,
+    lag_is_zero,
     private_topic,
     produce,
     read_all,
@@ -28,14 +31,8 @@ from tests.integration.bridge_support import (
 pytestmark = pytest.mark.integration
 
 
-def order(order_id: str, **extra: object) -> bytes:
-    body = {
-        "OrderID": order_id,
-        "ShipFromLocationID": "DC-01",
-        "OrderLines": [{"OrderLineID": "1", "ItemID": "SKU-1", "Quantity": "1"}],
-        **extra,
-    }
-    return json.dumps(body).encode()
+def order(order_id: str) -> bytes:
+    return order_message(order_id).encode()
 
 
 async def test_each_order_starts_one_workflow_and_offsets_are_committed(
@@ -55,7 +52,7 @@ async def test_each_order_starts_one_workflow_and_offsets_are_committed(
 
         await eventually(all_handled, timeout_s=90, what="40 records handled")
         await eventually(
-            lambda: _zero(lag(kafka_bootstrap, run.group, topic)), timeout_s=30, what="lag 0"
+            lambda: lag_is_zero(kafka_bootstrap, run.group, topic), timeout_s=30, what="lag 0"
         )
         assert run.metrics.count("started") == 20
         assert run.metrics.count("duplicate") == 20
@@ -66,10 +63,6 @@ async def test_each_order_starts_one_workflow_and_offsets_are_committed(
     description = await client.get_workflow_handle(f"order-{ids[0]}").describe()
     assert description.typed_search_attributes is not None
     assert await read_all(kafka_bootstrap, dlq_topic(topic)) == []
-
-
-async def _zero(pending: object) -> bool:
-    return await pending == 0  # type: ignore[misc]
 
 
 POISON: list[tuple[str, bytes | None, str]] = [
@@ -84,13 +77,16 @@ POISON: list[tuple[str, bytes | None, str]] = [
 ]
 
 
-async def test_poison_records_go_to_the_dlq_and_good_ones_still_start(
-    kafka_bootstrap: str, temporal_dev_env: WorkflowEnvironment
+async def test_poison_records_go_to_the_dlq_and_good_ones_are_processed(
+    kafka_bootstrap: str,
+    temporal_dev_env: WorkflowEnvironment,
+    order_worker: Worker,
+    session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     client = temporal_dev_env.client
     topic = await private_topic(kafka_bootstrap)
     good = [unique("GOOD") for _ in range(6)]
-    records = []
+    records: list[Record] = []
     for index, (name, value, _) in enumerate(POISON):
         records.append((b"DC-01", order(good[index % len(good)]), []))
         records.append((name.encode(), value, [("poison", name.encode())]))
@@ -102,10 +98,20 @@ async def test_poison_records_go_to_the_dlq_and_good_ones_still_start(
             lambda: _count_at_least(run.metrics, len(records)), timeout_s=90, what="all handled"
         )
         await eventually(
-            lambda: _zero(lag(kafka_bootstrap, run.group, topic)), timeout_s=30, what="lag 0"
+            lambda: lag_is_zero(kafka_bootstrap, run.group, topic), timeout_s=30, what="lag 0"
         )
-    for order_id in good:
-        assert await workflow_started(client, order_id)
+
+    async def good_ones_open() -> bool:
+        async with session_factory() as session:
+            rows = await session.execute(
+                text(
+                    "SELECT count(*) FROM orders WHERE order_id = ANY(:ids) AND status_code = 1000"
+                ),
+                {"ids": good},
+            )
+            return bool(rows.scalar_one() == len(good))
+
+    await eventually(good_ones_open, timeout_s=90, what="every good order Open")
 
     source = {(r.partition, r.offset): r for r in await read_all(kafka_bootstrap, topic)}
     dead = await read_all(kafka_bootstrap, dlq_topic(topic))
@@ -123,15 +129,11 @@ async def test_poison_records_go_to_the_dlq_and_good_ones_still_start(
         ]
         assert original.key == name.encode(), f"{name}: coordinates point at the original"
         assert headers[dlq.H_ORIGINAL_TIMESTAMP] == str(original.timestamp)
-        assert (
-            headers[dlq.H_ERROR_TYPE] and headers[dlq.H_FAILED_AT] and headers[dlq.H_CORRELATION_ID]
-        )
+        for name_ in (dlq.H_ERROR_TYPE, dlq.H_FAILED_AT, dlq.H_CORRELATION_ID, dlq.H_ATTEMPTS):
+            assert headers[name_], f"{name}: {name_} is empty"
     assert not await workflow_started(client, "V2-ORDER")
 
 
-async def _count_at_least(metrics: object, expected: int) -> bool:
-    from bridges.metrics import BridgeMetrics
-
-    assert isinstance(metrics, BridgeMetrics)
+async def _count_at_least(metrics: BridgeMetrics, expected: int) -> bool:
     handled = sum(metrics.count(o) for o in ("started", "duplicate", "dead_lettered"))
     return handled >= expected

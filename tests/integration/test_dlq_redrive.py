@@ -26,6 +26,7 @@ from orderflow.kafka import consumer_options, producer_options
 from orderflow.settings import KafkaSettings
 from tests.fixtures.worker import order_message
 from tests.integration.bridge_support import (
+    Record,
     eventually,
     private_topic,
     produce,
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.integration
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def invalid_orders(missing_location: str, zero_quantity: str) -> list[tuple[bytes, bytes, list]]:
+def invalid_orders(missing_location: str, zero_quantity: str) -> list[Record]:
     no_location = json.loads(order_message(missing_location))
     del no_location["ShipFromLocationID"]
     for line in no_location["OrderLines"]:

@@ -24,7 +24,7 @@ def event_hubs_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+    return Settings(_env_file=None)
 
 
 def test_consumer_and_producer_options_carry_sasl_ssl(event_hubs_settings: Settings) -> None:

@@ -58,5 +58,6 @@ def test_revision_ids_are_readable_and_linear() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert len(scripts.get_heads()) == 1
     for script in scripts.walk_revisions():
-        assert script.revision[:4].isdigit() and "_" in script.revision
+        assert script.revision[:4].isdigit()
+        assert "_" in script.revision
         assert Path(script.path).stem == script.revision

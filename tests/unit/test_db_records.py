@@ -6,8 +6,7 @@ from decimal import Decimal
 import pytest
 
 from contracts.order_create_v1 import loads, validate_order
-from db.repository import InvalidCursorError, NewOrder, NewOrderLine
-from db.repository import decode_cursor, encode_cursor
+from db.repository import InvalidCursorError, NewOrder, NewOrderLine, decode_cursor, encode_cursor
 
 MESSAGE = b"""{
   "OrderID": "ORD-1", "ShipFromLocationID": "DC-1", "OrgID": "ORG", "CustomerID": "C-9",

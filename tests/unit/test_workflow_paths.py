@@ -4,6 +4,7 @@ activities registered under the real names (the validation activity is the real,
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -37,9 +38,14 @@ from workflows.start import start_order_workflow
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def harness(
-    time_skipping_client: Client,
+    time_skipping_client: Client, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[tuple[Client, FakeOrderActivities, str]]:
-    """A worker with fresh fakes on its own task queue; yields (client, fakes, task queue)."""
+    """A worker with fresh fakes on its own task queue; yields (client, fakes, task queue).
+
+    Workflow logs are enabled at INFO: a log call that raises only when it really emits must
+    show up here, not in production.
+    """
+    caplog.set_level(logging.INFO, logger="temporalio.workflow")
     client = time_skipping_client
     fakes = FakeOrderActivities()
     task_queue = f"paths-{uuid.uuid4().hex[:8]}"
@@ -48,7 +54,7 @@ async def harness(
 
 
 async def _open_status(handle: WorkflowHandle[object, OrderStatusView]) -> OrderStatusView:
-    view = await handle.query("status", result_type=OrderStatusView)
+    view: OrderStatusView = await handle.query("status", result_type=OrderStatusView)
     assert view.status_code == OrderStatus.OPEN
     return view
 
@@ -61,7 +67,9 @@ async def _failure(handle: WorkflowHandle[object, OrderStatusView]) -> Applicati
     return cause
 
 
-async def test_valid_order_becomes_open_and_publishes_both_events(harness) -> None:
+async def test_valid_order_becomes_open_and_publishes_both_events(
+    harness, caplog: pytest.LogCaptureFixture
+) -> None:
     client, fakes, task_queue = harness
     order_id = unique_order_id()
     handle = await start_order_workflow(client, order_input(order_id), task_queue=task_queue)
@@ -81,6 +89,11 @@ async def test_valid_order_becomes_open_and_publishes_both_events(harness) -> No
     assert opened.ShipFromLocationID == "DC-01"
     assert opened.CorrelationID == f"corr-{order_id}"
     assert fakes.dead_letters == []
+    assert any(
+        record.getMessage().startswith("order open")
+        and getattr(record, "order_id", None) == order_id
+        for record in caplog.records
+    )
     await handle.terminate("test done")
 
 

@@ -4,6 +4,7 @@ activities on the real dev server (the time-skipping server has no Updates)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -38,8 +39,10 @@ Handle = WorkflowHandle[object, OrderStatusView]
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def harness(
-    temporal_dev_env: WorkflowEnvironment,
+    temporal_dev_env: WorkflowEnvironment, caplog: pytest.LogCaptureFixture
 ) -> AsyncIterator[tuple[Client, FakeOrderActivities, str]]:
+    # Workflow logs on: a log call that raises only when it really emits must fail here.
+    caplog.set_level(logging.INFO, logger="temporalio.workflow")
     client = temporal_dev_env.client
     fakes = FakeOrderActivities()
     task_queue = f"updates-{uuid.uuid4().hex[:8]}"
@@ -64,11 +67,12 @@ async def _open_order(harness, **option_overrides) -> Handle:
 
 
 async def _change(handle: Handle, to_status: int, **fields) -> ChangeStatusResult:
-    return await handle.execute_update(
+    result: ChangeStatusResult = await handle.execute_update(
         "change_status",
         ChangeStatusRequest(to_status=to_status, **fields),
         result_type=ChangeStatusResult,
     )
+    return result
 
 
 async def _update_events(handle: Handle) -> list[int]:
