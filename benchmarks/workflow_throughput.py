@@ -1,7 +1,8 @@
 """OrderWorkflow throughput: local activities (the chosen design) against three regular ones.
 
-Runs, in one process and against one set of services, N orders per variant started with
-bounded concurrency, and prints per variant:
+Runs, in one process and against one set of services, N orders per variant with at most C
+orders in flight (between the start call and Open), the variants taking turns in rounds, and
+prints per variant:
 
 * completed orders/s: orders that reached Open (persisted, both events acknowledged by the
   broker) per second, from the first start call to the last Open event;
@@ -75,6 +76,16 @@ class Result:
     transitions: list[int] = field(default_factory=list)
     events: list[int] = field(default_factory=list)
 
+    def merge(self, other: Result) -> Result:
+        return Result(
+            variant=self.variant,
+            orders=self.orders + other.orders,
+            seconds=self.seconds + other.seconds,
+            latencies_ms=self.latencies_ms + other.latencies_ms,
+            transitions=self.transitions + other.transitions,
+            events=self.events + other.events,
+        )
+
     def row(self) -> str:
         lat = sorted(self.latencies_ms)
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
@@ -108,13 +119,13 @@ def order_message(order_id: str, n: int) -> str:
 
 
 class OpenEvents:
-    """Consumes ``order.status.v1`` from its end and notes when each awaited order opened."""
+    """Consumes ``order.status.v1`` from its end and resolves, per order, when it opened."""
 
     def __init__(self, bootstrap: str) -> None:
         self._consumer = AIOKafkaConsumer(
             ORDER_STATUS_V1, **common_options(KafkaSettings(), bootstrap_servers=bootstrap)
         )
-        self.opened: dict[str, float] = {}
+        self._waiting: dict[str, asyncio.Future[float]] = {}
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -122,19 +133,18 @@ class OpenEvents:
         await self._consumer.seek_to_end()
         self._task = asyncio.create_task(self._run())
 
+    def expect(self, order_id: str) -> asyncio.Future[float]:
+        """A future resolved with ``perf_counter()`` when the order's Open event arrives."""
+        return self._waiting.setdefault(order_id, asyncio.get_running_loop().create_future())
+
     async def _run(self) -> None:
         async for record in self._consumer:
             event = json.loads(record.value)
-            if event.get("ToStatus") == 1000:
-                self.opened.setdefault(event["OrderID"], time.perf_counter())
-
-    async def wait_for(self, order_ids: list[str], timeout_s: float) -> None:
-        deadline = time.perf_counter() + timeout_s
-        while not all(order_id in self.opened for order_id in order_ids):
-            if time.perf_counter() > deadline:
-                missing = sum(order_id not in self.opened for order_id in order_ids)
-                raise TimeoutError(f"{missing} orders did not open within {timeout_s} s")
-            await asyncio.sleep(0.05)
+            if event.get("ToStatus") != 1000:
+                continue
+            opened = self.expect(event["OrderID"])
+            if not opened.done():
+                opened.set_result(time.perf_counter())
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -154,6 +164,7 @@ async def run_variant(
     concurrency: int,
     warmup: int,
 ) -> Result:
+    """``orders`` orders with at most ``concurrency`` between their start and their Open."""
     variant = VARIANTS[key]
     run = secrets.token_hex(3)
     task_queue = f"bench-{key}-{run}"
@@ -168,12 +179,12 @@ async def run_variant(
         max_concurrent_local_activities=200,
         max_concurrent_workflow_tasks=200,
     )
-    started: dict[str, float] = {}
     gate = asyncio.Semaphore(concurrency)
 
-    async def start(order_id: str, n: int) -> None:
+    async def one_order(order_id: str, n: int) -> tuple[float, float]:
         async with gate:
-            started[order_id] = time.perf_counter()
+            opened = events.expect(order_id)
+            started = time.perf_counter()
             order = OrderWorkflowInput(
                 order_id=order_id,
                 correlation_id=f"bench-{order_id}",
@@ -181,23 +192,21 @@ async def run_variant(
                 options=options,
             )
             await start_order_workflow(client, order, task_queue=task_queue)
+            return started, await asyncio.wait_for(opened, timeout=300)
 
     async with worker:
         warm = [f"W-{key}-{run}-{n}" for n in range(warmup)]
-        await asyncio.gather(*(start(order_id, n) for n, order_id in enumerate(warm)))
-        await events.wait_for(warm, timeout_s=120)
+        await asyncio.gather(*(one_order(order_id, n) for n, order_id in enumerate(warm)))
         ids = [f"B-{key}-{run}-{n}" for n in range(orders)]
         begin = time.perf_counter()
-        await asyncio.gather(*(start(order_id, n) for n, order_id in enumerate(ids)))
-        await events.wait_for(ids, timeout_s=max(120.0, orders * 0.5))
-        seconds = max(events.opened[i] for i in ids) - begin
+        times = await asyncio.gather(*(one_order(order_id, n) for n, order_id in enumerate(ids)))
         result = Result(
             variant=variant.name,
             orders=orders,
-            seconds=seconds,
-            latencies_ms=[(events.opened[i] - started[i]) * 1000 for i in ids],
+            seconds=max(opened for _, opened in times) - begin,
+            latencies_ms=[(opened - started) * 1000 for started, opened in times],
         )
-        for order_id in ids[:: max(1, orders // 50)]:
+        for order_id in ids[:: max(1, orders // 25)]:
             info = (
                 await client.get_workflow_handle(f"order-{order_id}").describe()
             ).raw_description.workflow_execution_info
@@ -296,35 +305,40 @@ async def main(args: argparse.Namespace) -> None:
         await events.start()
         try:
             activities = order_activities(create_session_factory(engine), producer)
-            results = []
-            for key in args.variants:
-                print(f"running {key}: {args.orders} orders, concurrency {args.concurrency} …")
-                results.append(
-                    await run_variant(
+            results: dict[str, Result] = {}
+            per_round = max(1, args.orders // args.rounds)
+            # Variants take turns, so a change in the machine's load hits all of them alike.
+            for number in range(1, args.rounds + 1):
+                for key in args.variants:
+                    print(f"round {number}/{args.rounds}: {key}, {per_round} orders …")
+                    result = await run_variant(
                         key,
                         client=client,
                         activities=activities,
                         events=events,
-                        orders=args.orders,
+                        orders=per_round,
                         concurrency=args.concurrency,
                         warmup=args.warmup,
                     )
-                )
+                    results[key] = results[key].merge(result) if key in results else result
         finally:
             await events.stop()
             await producer.stop()
             await engine.dispose()
     print()
     print(HEADER)
-    for result in results:
+    for result in results.values():
         print(result.row())
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument(
+        "--concurrency", type=int, default=50, help="orders between start and Open at most"
+    )
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured orders per run")
+    parser.add_argument("--rounds", type=int, default=2, help="variants take turns this often")
     parser.add_argument(
         "--variants", nargs="+", choices=sorted(VARIANTS), default=["regular", "local"]
     )

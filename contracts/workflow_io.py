@@ -77,7 +77,8 @@ class OrderWorkflowInput(_Frozen):
     # How many times this order has been (re)started; 1 for the first run.
     attempt: int = 1
     options: OrderWorkflowOptions = OrderWorkflowOptions()
-    # Set only by continue-as-new: the order is already Open, skip validation and persistence.
+    # Set only by continue-as-new: the order is already Open, so validation and persistence are
+    # skipped (and raw_message is left empty; PostgreSQL keeps the original).
     resume: OrderState | None = None
 
 

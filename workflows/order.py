@@ -301,7 +301,11 @@ class OrderWorkflow:
                 continue
             if self._continue_as_new_due():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(self._input.model_copy(update={"resume": self._state}))
+                # The raw message is only needed on the way to Open (it is stored in
+                # PostgreSQL); dropping it keeps every following run's history small.
+                workflow.continue_as_new(
+                    self._input.model_copy(update={"resume": self._state, "raw_message": ""})
+                )
 
     def _changed_since(self, seen: int) -> Callable[[], bool]:
         """Wake the main loop on a status change or when continue-as-new is due."""
