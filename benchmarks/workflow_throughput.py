@@ -123,7 +123,10 @@ class OpenEvents:
 
     def __init__(self, bootstrap: str) -> None:
         self._consumer = AIOKafkaConsumer(
-            ORDER_STATUS_V1, **common_options(KafkaSettings(), bootstrap_servers=bootstrap)
+            ORDER_STATUS_V1,
+            **common_options(KafkaSettings(), bootstrap_servers=bootstrap),
+            # Return each Open event at once; the default long poll would add to the latency.
+            fetch_max_wait_ms=5,
         )
         self._waiting: dict[str, asyncio.Future[float]] = {}
         self._task: asyncio.Task[None] | None = None
