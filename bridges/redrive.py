@@ -6,18 +6,21 @@ Re-drive guarantees:
   original key and value (or a corrected value the operator supplies) and its headers minus
   the DLQ diagnostics, plus ``dlq.redrive.count`` (previous count + 1) and the same
   ``correlation-id``.
-* Progress is kept in the consumer group ``orderflow-dlq-redrive``: after each record the
-  group's offset is committed past it, only once the broker acknowledged the republished copy.
-  A crash therefore never re-drives a record twice; at worst the one record in flight at the
-  crash is republished again, which the order's workflow ID makes harmless.
-* The group's offset is a cursor: a run examines the records after it, up to the end of the
-  DLQ as it was when the run started, and moves the cursor past every record it examined —
-  also past records that did not match ``--stage`` / ``--order-id``, which are not re-driven
-  by later runs. ``--dry-run`` shows what would happen and moves nothing.
+* Progress is kept in a consumer group per selection (:func:`redrive_group`): after each record
+  the group's offset is committed past it, only once the broker acknowledged the republished
+  copy. A crash therefore never re-drives a record twice with the same selection; at worst the
+  one record in flight at the crash is republished again, which the order's workflow ID makes
+  harmless.
+* Each selection has its own cursor, so a filtered run (``--stage`` / ``--order-id``) never
+  hides the records it passed over from other runs: an unfiltered run still offers them. A
+  record re-driven by a filtered run and again by a later broader run reaches the bridge
+  twice; the second copy is a counted duplicate of the order's workflow (or, if that run
+  failed again, a new attempt) — never a second order. ``--dry-run`` moves no cursor.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -100,10 +103,23 @@ class RedriveFilter:
     stage: str | None = None
     order_id: str | None = None
 
+    def group_suffix(self) -> str:
+        """``""`` for everything, else e.g. ``.stage-VALIDATE.order-ORD-1`` (group-name safe)."""
+        parts = [
+            f"stage-{self.stage}" if self.stage else "",
+            f"order-{self.order_id}" if self.order_id else "",
+        ]
+        return "".join("." + re.sub(r"[^A-Za-z0-9._:-]", "_", part) for part in parts if part)
+
     def matches(self, entry: DeadLetterEntry) -> bool:
         if self.stage is not None and entry.stage != self.stage:
             return False
         return self.order_id is None or entry.order_id == self.order_id
+
+
+def redrive_group(base_group: str, selection: RedriveFilter) -> str:
+    """The consumer group that holds the cursor of one selection of records."""
+    return base_group + selection.group_suffix()
 
 
 def redrive_headers(headers: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:

@@ -21,6 +21,8 @@ def status_event_id(order_id: str, to_status: int, sequence: int) -> str:
     return f"{order_id}:{to_status}:{sequence}"
 
 
-def validation_event_id(order_id: str, attempt: int) -> str:
-    """Deterministic ID of a validation result: ``{OrderID}:validation:{attempt}``."""
-    return f"{order_id}:validation:{attempt}"
+def validation_event_id(order_id: str, run_id: str) -> str:
+    """``{OrderID}:validation:{run}``: the same for every retry within one workflow run (so
+    consumers drop at-least-once duplicates), different for a re-driven order's new run (whose
+    result may differ: a corrected order is valid where the first one was not)."""
+    return f"{order_id}:validation:{run_id}"

@@ -152,7 +152,7 @@ class OrderWorkflow:
         )
         now = workflow.now()
         validation_event = OrderValidationV1(
-            EventID=validation_event_id(order.order_id, order.attempt),
+            EventID=validation_event_id(order.order_id, workflow.info().first_execution_run_id),
             OrderID=order.order_id,
             ShipFromLocationID=outcome.ship_from_location_id,
             Valid=outcome.valid,

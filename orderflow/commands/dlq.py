@@ -75,17 +75,19 @@ def redrive(
 ) -> None:
     """Republish DLQ records to their original topic (key, headers + dlq.redrive.count).
 
-    Progress is committed in the group orderflow-dlq-redrive after each record, so a crash
-    never re-drives twice. Records that do not match the filters are passed over for good:
-    check with --dry-run first.
+    Progress is committed after each record in a consumer group of its own per selection
+    (orderflow-dlq-redrive, orderflow-dlq-redrive.stage-VALIDATE, ...), so running the same
+    selection again never re-drives twice, and a filtered run hides nothing from an unfiltered
+    one. Check with --dry-run first.
     """
-    from bridges.redrive import RedriveFilter, redrive_dead_letters
+    from bridges.redrive import RedriveFilter, redrive_dead_letters, redrive_group
     from contracts.topics import DLQ_REDRIVE_CONSUMER_GROUP
 
     if replace_value is not None and order_id is None:
         typer.echo("--replace-value needs --order-id", err=True)
         raise typer.Exit(2)
-    consumer, producer = _options(_settings(), DLQ_REDRIVE_CONSUMER_GROUP)
+    selection = RedriveFilter(stage=stage.value if stage else None, order_id=order_id)
+    consumer, producer = _options(_settings(), redrive_group(DLQ_REDRIVE_CONSUMER_GROUP, selection))
 
     def show(entry: Any, action: str) -> None:
         where = f"{entry.topic}/{entry.partition}@{entry.offset}"
@@ -96,7 +98,7 @@ def redrive(
             consumer_options=consumer,
             producer_options=producer,
             topics=topic or list(DLQ_TOPICS),
-            selection=RedriveFilter(stage=stage.value if stage else None, order_id=order_id),
+            selection=selection,
             dry_run=dry_run,
             replacement_value=replace_value.read_bytes() if replace_value else None,
             on_entry=show,

@@ -16,7 +16,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from bridges.redrive import RedriveFilter, redrive_dead_letters
+from bridges.redrive import RedriveFilter, redrive_dead_letters, redrive_group
 from bridges.runner import dead_letter_producer_options
 from contracts import dlq
 from contracts.dlq import header_map
@@ -144,8 +144,9 @@ async def test_validation_failure_is_dead_lettered_then_corrected_and_redriven(
         corrected = order_message(missing, location="DC-01").encode()
         settings = KafkaSettings()
         group = f"orderflow-dlq-redrive-{uuid.uuid4().hex[:6]}"
+        fix_one = RedriveFilter(stage="VALIDATE", order_id=missing)
         consumer_opts = consumer_options(
-            settings, group_id=group, bootstrap_servers=kafka_bootstrap
+            settings, group_id=redrive_group(group, fix_one), bootstrap_servers=kafka_bootstrap
         )
         producer_opts = dead_letter_producer_options(
             producer_options(settings, bootstrap_servers=kafka_bootstrap), consumer_opts
@@ -156,7 +157,7 @@ async def test_validation_failure_is_dead_lettered_then_corrected_and_redriven(
                 consumer_options=consumer_opts,
                 producer_options=producer_opts,
                 topics=[dead_topic],
-                selection=RedriveFilter(stage="VALIDATE", order_id=missing),
+                selection=fix_one,
                 dry_run=dry_run,
                 replacement_value=corrected,
             )
@@ -165,6 +166,15 @@ async def test_validation_failure_is_dead_lettered_then_corrected_and_redriven(
         assert await redrive(dry_run=True) == [missing]
         assert await redrive(dry_run=False) == [missing]
         assert await redrive(dry_run=False) == []  # the cursor moved: never twice
+        # The filtered run hid nothing: an unfiltered selection still offers every record.
+        everything = await redrive_dead_letters(
+            consumer_options={**consumer_opts, "group_id": redrive_group(group, RedriveFilter())},
+            producer_options=producer_opts,
+            topics=[dead_topic],
+            selection=RedriveFilter(),
+            dry_run=True,
+        )
+        assert sorted(e.order_id or "" for e in everything.redriven) == sorted([missing, zero])
 
         async def open_now() -> bool:
             return await _status(session_factory, missing) == 1000

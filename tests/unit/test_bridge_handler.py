@@ -160,3 +160,15 @@ def test_undecodable_poison_gets_a_generated_correlation_id() -> None:
     decision = run(b"\xff")
     assert isinstance(decision, DeadLetterRecord)
     assert decision.correlation_id == "generated"
+
+
+def test_each_redrive_selection_has_its_own_cursor_group() -> None:
+    from bridges.redrive import RedriveFilter, redrive_group
+
+    base = "orderflow-dlq-redrive"
+    assert redrive_group(base, RedriveFilter()) == base
+    assert redrive_group(base, RedriveFilter(stage="VALIDATE")) == base + ".stage-VALIDATE"
+    assert (
+        redrive_group(base, RedriveFilter(stage="PERSIST", order_id="A/1 b"))
+        == base + ".stage-PERSIST.order-A_1_b"
+    )

@@ -81,7 +81,8 @@ async def test_valid_order_becomes_open_and_publishes_both_events(
     (validation,) = fakes.validation_events
     assert validation.Valid is True
     assert validation.Errors == []
-    assert validation.EventID == f"{order_id}:validation:1"
+    # One ID per workflow run: retries repeat it, a re-driven order's new run gets a new one.
+    assert validation.EventID == f"{order_id}:validation:{handle.first_execution_run_id}"
     assert validation.CorrelationID == f"corr-{order_id}"
     (opened,) = fakes.status_events
     assert opened.EventID == f"{order_id}:1000:1"
