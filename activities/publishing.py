@@ -54,14 +54,23 @@ class PublishingActivities:
         metadata = await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
         return PublishReceipt(topic=topic, partition=metadata.partition, offset=metadata.offset)
 
-    @activity.defn(name=names.PUBLISH_VALIDATION_RESULT)
-    async def publish_validation_result(self, event: OrderValidationV1) -> PublishReceipt:
-        receipt = await self._send(
-            ORDER_VALIDATION_V1,
+    async def _send_event(
+        self, topic: str, event: OrderValidationV1 | OrderStatusChangedV1
+    ) -> PublishReceipt:
+        """An event as JSON, keyed by its location (else order), with correlation and event IDs."""
+        return await self._send(
+            topic,
             key=event_key(event.ShipFromLocationID, event.OrderID),
             value=event.model_dump_json().encode("utf-8"),
-            headers=_event_headers(event.CorrelationID, event.EventID),
+            headers=[
+                (H_CORRELATION_ID, event.CorrelationID.encode("utf-8")),
+                (H_EVENT_ID, event.EventID.encode("utf-8")),
+            ],
         )
+
+    @activity.defn(name=names.PUBLISH_VALIDATION_RESULT)
+    async def publish_validation_result(self, event: OrderValidationV1) -> PublishReceipt:
+        receipt = await self._send_event(ORDER_VALIDATION_V1, event)
         activity_logger(event.OrderID, event.CorrelationID).debug(
             "validation result published", event_id=event.EventID, valid=event.Valid
         )
@@ -69,12 +78,7 @@ class PublishingActivities:
 
     @activity.defn(name=names.PUBLISH_STATUS_EVENT)
     async def publish_status_event(self, event: OrderStatusChangedV1) -> PublishReceipt:
-        receipt = await self._send(
-            ORDER_STATUS_V1,
-            key=event_key(event.ShipFromLocationID, event.OrderID),
-            value=event.model_dump_json().encode("utf-8"),
-            headers=_event_headers(event.CorrelationID, event.EventID),
-        )
+        receipt = await self._send_event(ORDER_STATUS_V1, event)
         activity_logger(event.OrderID, event.CorrelationID).debug(
             "status event published", event_id=event.EventID, to_status=event.ToStatus
         )
@@ -112,10 +116,3 @@ class PublishingActivities:
             dlq_offset=receipt.offset,
         )
         return receipt
-
-
-def _event_headers(correlation_id: str, event_id: str) -> list[tuple[str, bytes]]:
-    return [
-        (H_CORRELATION_ID, correlation_id.encode("utf-8")),
-        (H_EVENT_ID, event_id.encode("utf-8")),
-    ]

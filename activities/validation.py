@@ -7,24 +7,19 @@ to them must not break the replay of running workflows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from temporalio import activity
 
 from activities import names
 from activities.log import activity_logger
 from activities.models import ValidateOrderInput
-from contracts.order_create_v1 import MessageDecodeError, loads, validate_order, validate_order_json
+from contracts.order_create_v1 import (
+    MessageDecodeError,
+    loads,
+    usable_ship_from_location,
+    validate_order,
+    validate_order_json,
+)
 from contracts.workflow_io import ValidationOutcome
-
-
-def _location_from_payload(payload: object) -> str | None:
-    """The message's ShipFromLocationID when it is a usable string (to key an invalid result)."""
-    if isinstance(payload, Mapping):
-        value = payload.get("ShipFromLocationID")
-        if isinstance(value, str) and value.strip():
-            return value
-    return None
 
 
 def validate_raw_order(order_id: str, raw_message: str) -> ValidationOutcome:
@@ -45,7 +40,8 @@ def validate_raw_order(order_id: str, raw_message: str) -> ValidationOutcome:
     if order is None:
         return ValidationOutcome(
             order_id=order_id,
-            ship_from_location_id=_location_from_payload(payload),
+            # Keys the invalid result by location when the message has a usable one.
+            ship_from_location_id=usable_ship_from_location(payload),
             valid=False,
             issues=validation.issues,
         )

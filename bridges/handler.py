@@ -20,9 +20,9 @@ from datetime import datetime
 from contracts import dlq
 from contracts.ids import workflow_id
 from contracts.order_create_v1 import (
-    MessageDecodeError,
     PoisonMessage,
-    loads,
+    loads_object,
+    optional_text,
     parse_envelope,
 )
 from contracts.topics import dlq_topic
@@ -103,20 +103,10 @@ def choose_correlation_id(
 
 def _best_effort_ids(value: bytes | None, max_bytes: int) -> tuple[str | None, str | None]:
     """``CorrelationID`` and ``MessageID`` of a poison record when it is still a JSON object."""
-    if not value or len(value) > max_bytes:
+    payload = loads_object(value) if value and len(value) <= max_bytes else None
+    if payload is None:
         return None, None
-    try:
-        payload = loads(value)
-    except MessageDecodeError:
-        return None, None
-    if not isinstance(payload, dict):
-        return None, None
-
-    def text(name: str) -> str | None:
-        field = payload.get(name)
-        return field if isinstance(field, str) and field else None
-
-    return text("CorrelationID"), text("MessageID")
+    return optional_text(payload, "CorrelationID"), optional_text(payload, "MessageID")
 
 
 def dead_letter(

@@ -30,7 +30,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from bridges.handler import header_text, redrive_count
 from contracts import dlq
-from contracts.order_create_v1 import MessageDecodeError, loads
+from contracts.order_create_v1 import loads_object
 
 # DLQ diagnostics are dropped on re-drive; the correlation ID stays so tracing continues.
 _DROPPED_ON_REDRIVE = (set(dlq.DLQ_HEADER_NAMES) - {dlq.H_CORRELATION_ID}) | {dlq.H_REDRIVE_COUNT}
@@ -71,13 +71,8 @@ class DeadLetterEntry:
     @property
     def order_id(self) -> str | None:
         """The ``OrderID`` of the value when it is a JSON object that has one (best effort)."""
-        if not self.value:
-            return None
-        try:
-            payload = loads(self.value)
-        except MessageDecodeError:
-            return None
-        order_id = payload.get("OrderID") if isinstance(payload, dict) else None
+        payload = loads_object(self.value) if self.value else None
+        order_id = payload.get("OrderID") if payload is not None else None
         return order_id if isinstance(order_id, str) else None
 
     def describe(self, *, value_chars: int = 300) -> dict[str, Any]:

@@ -38,16 +38,29 @@ DEFAULT_SCHEMA_VERSION = "1.0"
 MAX_ORDER_LINES = 1000
 ORDER_ID_PATTERN = r"^[A-Za-z0-9._:-]+$"
 ORDER_ID_MAX_LENGTH = 64
+# Field limits; the database enforces the same ones (db/models.py).
+LOCATION_ID_MAX_LENGTH = 64
+LINE_ID_MAX_LENGTH = 64
+ITEM_ID_MAX_LENGTH = 128
+UOM_MAX_LENGTH = 16
+PARTY_ID_MAX_LENGTH = 64  # OrgID, CustomerID
 
 OrderId = Annotated[
     str, StringConstraints(min_length=1, max_length=ORDER_ID_MAX_LENGTH, pattern=ORDER_ID_PATTERN)
 ]
-# Location and line IDs: 1-64 characters, at least one of them not blank.
-LocationId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"\S")]
-LineId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"\S")]
-ItemId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"\S")]
+# Location, line and item IDs: at least one character that is not blank.
+LocationId = Annotated[
+    str, StringConstraints(min_length=1, max_length=LOCATION_ID_MAX_LENGTH, pattern=r"\S")
+]
+LineId = Annotated[
+    str, StringConstraints(min_length=1, max_length=LINE_ID_MAX_LENGTH, pattern=r"\S")
+]
+ItemId = Annotated[
+    str, StringConstraints(min_length=1, max_length=ITEM_ID_MAX_LENGTH, pattern=r"\S")
+]
 ShortText = Annotated[str, StringConstraints(max_length=128)]
-Uom = Annotated[str, StringConstraints(min_length=1, max_length=16)]
+Uom = Annotated[str, StringConstraints(min_length=1, max_length=UOM_MAX_LENGTH)]
+PartyId = Annotated[str, StringConstraints(max_length=PARTY_ID_MAX_LENGTH)]
 SchemaVersionText = Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+){0,2}$")]
 
 
@@ -72,8 +85,8 @@ class OrderCreateV1(BaseModel):
     SchemaVersion: SchemaVersionText = DEFAULT_SCHEMA_VERSION
     OrderID: OrderId
     ShipFromLocationID: LocationId
-    OrgID: Annotated[str, StringConstraints(max_length=64)] | None = None
-    CustomerID: Annotated[str, StringConstraints(max_length=64)] | None = None
+    OrgID: PartyId | None = None
+    CustomerID: PartyId | None = None
     CurrencyCode: ISO4217 | None = None
     CapturedDate: datetime | None = None
     OrderLines: Annotated[list[OrderLineV1], Field(min_length=1, max_length=MAX_ORDER_LINES)]
@@ -136,9 +149,30 @@ class OrderEnvelope:
     payload: Mapping[str, Any] = field(repr=False)
 
 
-def _optional_str(payload: Mapping[str, Any], name: str) -> str | None:
+def optional_text(payload: Mapping[str, Any], name: str) -> str | None:
+    """Field ``name`` when it is a non-empty string, else None."""
     value = payload.get(name)
     return value if isinstance(value, str) and value else None
+
+
+def loads_object(raw: bytes | str) -> dict[str, Any] | None:
+    """The JSON object in ``raw``, or None when it is not UTF-8 JSON or not an object.
+
+    For lenient readers of a message that is not validated yet (keys, summaries, DLQ tooling).
+    """
+    try:
+        payload = loads(raw)
+    except MessageDecodeError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def usable_ship_from_location(payload: object) -> str | None:
+    """The message's ``ShipFromLocationID`` when it is a non-blank string, else None."""
+    if not isinstance(payload, Mapping):
+        return None
+    value = payload.get("ShipFromLocationID")
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def schema_major(version: str) -> int | None:
@@ -179,9 +213,9 @@ def parse_envelope(value: bytes | None, *, max_bytes: int) -> OrderEnvelope:
     return OrderEnvelope(
         order_id=payload["OrderID"],
         schema_version=version,
-        ship_from_location_id=_optional_str(payload, "ShipFromLocationID"),
-        message_id=_optional_str(payload, "MessageID"),
-        correlation_id=_optional_str(payload, "CorrelationID"),
+        ship_from_location_id=optional_text(payload, "ShipFromLocationID"),
+        message_id=optional_text(payload, "MessageID"),
+        correlation_id=optional_text(payload, "CorrelationID"),
         payload=payload,
     )
 

@@ -24,6 +24,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -119,20 +120,20 @@ async def find_pg_tools(server_major: int, bin_dir: Path | None = None) -> PgToo
     return min(found, key=lambda tools: tools.major)
 
 
-async def server_major(database_url: str) -> int:
+async def _fetchval(database_url: str, query: str) -> Any:
+    """The first value of ``query``, on a connection of its own."""
+    password = make_url(database_url).password
     connection = await asyncpg.connect(
-        libpq_connection(database_url).dsn, password=_password(database_url)
+        libpq_connection(database_url).dsn, password=None if password is None else str(password)
     )
     try:
-        version_num = int(await connection.fetchval("SHOW server_version_num"))
+        return await connection.fetchval(query)
     finally:
         await connection.close()
-    return version_num // 10000
 
 
-def _password(database_url: str) -> str | None:
-    password = make_url(database_url).password
-    return None if password is None else str(password)
+async def server_major(database_url: str) -> int:
+    return int(await _fetchval(database_url, "SHOW server_version_num")) // 10000
 
 
 # --------------------------------------------------------------------------- backup / restore
@@ -194,13 +195,7 @@ SELECT
 
 
 async def count_user_objects(database_url: str) -> int:
-    connection = await asyncpg.connect(
-        libpq_connection(database_url).dsn, password=_password(database_url)
-    )
-    try:
-        return int(await connection.fetchval(_USER_OBJECTS_SQL))
-    finally:
-        await connection.close()
+    return int(await _fetchval(database_url, _USER_OBJECTS_SQL))
 
 
 async def restore(

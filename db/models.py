@@ -33,7 +33,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime
 
-from contracts.order_create_v1 import ORDER_ID_MAX_LENGTH, ORDER_ID_PATTERN
+from contracts.order_create_v1 import (
+    ITEM_ID_MAX_LENGTH,
+    LINE_ID_MAX_LENGTH,
+    LOCATION_ID_MAX_LENGTH,
+    ORDER_ID_MAX_LENGTH,
+    ORDER_ID_PATTERN,
+    PARTY_ID_MAX_LENGTH,
+    UOM_MAX_LENGTH,
+)
 from contracts.status import INITIAL_STATUS
 from db.status_sql import status_check_sql
 
@@ -47,12 +55,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# Limits of the contract (contracts/order_create_v1.py); the database enforces the same ones.
-LOCATION_ID_MAX = 64
-LINE_ID_MAX = 64
-ITEM_ID_MAX = 128
-UOM_MAX = 16
-PARTY_ID_MAX = 64  # OrgID, CustomerID
+# Message fields use the contract's limits (imported above); these are the database's own.
 CORRELATION_ID_MAX = 128
 SOURCE_MAX = 64
 REASON_MAX = 500
@@ -144,10 +147,10 @@ class Order(Base):
             f"order_id ~ '{ORDER_ID_PATTERN}' AND char_length(order_id) <= {ORDER_ID_MAX_LENGTH}",
             name="order_id_format",
         ),
-        _id_check("ship_from_location_id", LOCATION_ID_MAX),
+        _id_check("ship_from_location_id", LOCATION_ID_MAX_LENGTH),
         CheckConstraint(status_check_sql("status_code"), name="status_code_known"),
-        _max_length_check("org_id", PARTY_ID_MAX),
-        _max_length_check("customer_id", PARTY_ID_MAX),
+        _max_length_check("org_id", PARTY_ID_MAX_LENGTH),
+        _max_length_check("customer_id", PARTY_ID_MAX_LENGTH),
         CheckConstraint("currency_code ~ '^[A-Z]{3}$'", name="currency_code_iso4217"),
         *[check for column in ORDER_AMOUNT_COLUMNS for check in _amount_checks(column)],
         _id_check("correlation_id", CORRELATION_ID_MAX),
@@ -193,13 +196,13 @@ class OrderLine(Base):
     order: Mapped[Order] = relationship(back_populates="lines", lazy="raise")
 
     __table_args__ = (
-        _id_check("order_line_id", LINE_ID_MAX),
+        _id_check("order_line_id", LINE_ID_MAX_LENGTH),
         CheckConstraint("line_number >= 1", name="line_number_positive"),
-        _id_check("item_id", ITEM_ID_MAX),
+        _id_check("item_id", ITEM_ID_MAX_LENGTH),
         *_amount_checks("quantity", positive=True),
-        CheckConstraint(f"char_length(uom) BETWEEN 1 AND {UOM_MAX}", name="uom_length"),
+        CheckConstraint(f"char_length(uom) BETWEEN 1 AND {UOM_MAX_LENGTH}", name="uom_length"),
         *_amount_checks("unit_price"),
-        _id_check("ship_from_location_id", LOCATION_ID_MAX),
+        _id_check("ship_from_location_id", LOCATION_ID_MAX_LENGTH),
     )
 
 

@@ -15,6 +15,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contracts.topics import BRIDGE_CONSUMER_GROUP, RETENTION_MS
+from contracts.workflow_io import TASK_QUEUE
+
 ENV_PREFIX = "ORDERFLOW_"
 ENV_DELIMITER = "__"
 
@@ -63,7 +66,7 @@ class KafkaSettings(BaseModel):
     enable_idempotence: bool = False
     partitions: Annotated[int, Field(ge=1, le=1000)] = 12
     replication_factor: Annotated[int, Field(ge=1, le=10)] = 1
-    retention_ms: Annotated[int, Field(ge=-1)] = 604_800_000
+    retention_ms: Annotated[int, Field(ge=-1)] = RETENTION_MS
     max_message_bytes: Annotated[int, Field(ge=1024, le=100 * 1024 * 1024)] = 1_048_576
     client_id: str = "orderflow"
     request_timeout_ms: Annotated[int, Field(ge=1000)] = 30_000
@@ -80,7 +83,7 @@ class TemporalSettings(BaseModel):
     # None means "start the local Temporal dev server".
     address: str | None = None
     namespace: str = "default"
-    task_queue: str = "orders"
+    task_queue: str = TASK_QUEUE
     tls: bool = False
     # Temporal Cloud API key; implies TLS.
     api_key: SecretStr | None = None
@@ -100,7 +103,7 @@ class WorkerSettings(BaseModel):
 
 
 class BridgeSettings(BaseModel):
-    group_id: str = "orderflow-bridge"
+    group_id: str = BRIDGE_CONSUMER_GROUP
     max_in_flight: Annotated[int, Field(ge=1, le=10_000)] = 64
     backoff_initial_s: Annotated[float, Field(gt=0)] = 0.5
     backoff_max_s: Annotated[float, Field(gt=0)] = 30.0

@@ -6,7 +6,8 @@ with plain values; only entry points turn settings into the arguments.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -15,6 +16,17 @@ from aiokafka.errors import for_code
 from contracts.topics import ALL_TOPICS
 
 _TOPIC_ALREADY_EXISTS = 36
+
+
+@asynccontextmanager
+async def _admin(admin_options: dict[str, Any]) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client, closed on the way out."""
+    admin = AIOKafkaAdminClient(**admin_options)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
 
 
 async def create_topics(
@@ -31,9 +43,7 @@ async def create_topics(
     changed), so running this again is harmless. Any other broker error is raised.
     """
     wanted = list(dict.fromkeys(topics))
-    admin = AIOKafkaAdminClient(**admin_options)
-    await admin.start()
-    try:
+    async with _admin(admin_options) as admin:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if not missing:
@@ -59,18 +69,12 @@ async def create_topics(
                 message = entry[2] if len(entry) > 2 else ""
                 raise for_code(code)(f"creating topic {name}: {message}")
         return created
-    finally:
-        await admin.close()
 
 
 async def list_topics(admin_options: dict[str, Any]) -> list[str]:
     """Names of the topics the cluster has, sorted."""
-    admin = AIOKafkaAdminClient(**admin_options)
-    await admin.start()
-    try:
+    async with _admin(admin_options) as admin:
         return sorted(await admin.list_topics())
-    finally:
-        await admin.close()
 
 
 async def topic_configs(
@@ -79,14 +83,10 @@ async def topic_configs(
     """The configuration entries (name -> value) the broker reports for each topic."""
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    admin = AIOKafkaAdminClient(**admin_options)
-    await admin.start()
-    try:
+    async with _admin(admin_options) as admin:
         responses = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, name) for name in topics]
         )
-    finally:
-        await admin.close()
     configs: dict[str, dict[str, str]] = {}
     for response in responses:
         # resources: (error_code, error_message, resource_type, resource_name, config_entries)

@@ -67,24 +67,15 @@ class ActivityCalls:
         retry_policy: RetryPolicy,
         schedule_to_close: timedelta | None = None,
     ) -> ResultT:
-        if self._local:
-            result = await workflow.execute_local_activity(
-                name,
-                arg,
-                result_type=result_type,
-                start_to_close_timeout=start_to_close,
-                schedule_to_close_timeout=schedule_to_close,
-                retry_policy=retry_policy,
-            )
-        else:
-            result = await workflow.execute_activity(
-                name,
-                arg,
-                result_type=result_type,
-                start_to_close_timeout=start_to_close,
-                schedule_to_close_timeout=schedule_to_close,
-                retry_policy=retry_policy,
-            )
+        execute = workflow.execute_local_activity if self._local else workflow.execute_activity
+        result = await execute(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=start_to_close,
+            schedule_to_close_timeout=schedule_to_close,
+            retry_policy=retry_policy,
+        )
         assert isinstance(result, result_type)
         return result
 

@@ -17,7 +17,7 @@ from temporalio.common import (
 )
 
 from contracts.ids import workflow_id
-from contracts.order_create_v1 import MessageDecodeError, loads
+from contracts.order_create_v1 import loads_object, usable_ship_from_location
 from contracts.workflow_io import (
     TASK_QUEUE,
     WORKFLOW_TYPE,
@@ -25,16 +25,7 @@ from contracts.workflow_io import (
     OrderWorkflowInput,
 )
 from workflows import search_attributes as sa
-from workflows.summary import summary_from_raw_message
-
-
-def _location_of(raw_message: str) -> str | None:
-    try:
-        payload = loads(raw_message)
-    except MessageDecodeError:
-        return None
-    location = payload.get("ShipFromLocationID") if isinstance(payload, dict) else None
-    return location if isinstance(location, str) and location.strip() else None
+from workflows.summary import summary_from_payload
 
 
 async def start_order_workflow(
@@ -65,7 +56,8 @@ async def start_order_workflow(
     attributes: list[SearchAttributePair[str]] = [
         SearchAttributePair(sa.CORRELATION_ID, order.correlation_id)
     ]
-    location = _location_of(order.raw_message)
+    payload = loads_object(order.raw_message)
+    location = usable_ship_from_location(payload)
     if location is not None:
         attributes.append(SearchAttributePair(sa.SHIP_FROM_LOCATION_ID, location))
     return await client.start_workflow(
@@ -76,7 +68,7 @@ async def start_order_workflow(
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         search_attributes=TypedSearchAttributes(attributes),
-        static_summary=summary_from_raw_message(order.order_id, order.raw_message),
+        static_summary=summary_from_payload(order.order_id, payload),
         result_type=OrderStatusView,
         request_eager_start=request_eager_start,
         rpc_timeout=rpc_timeout,

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from contracts.order_create_v1 import MessageDecodeError, loads
 from contracts.status import STATUS_NAMES
 
 _NAMES_BY_CODE = {int(code): name for code, name in STATUS_NAMES.items()}
@@ -23,13 +22,10 @@ def order_summary(
     return f"Order {order_id} · location {location or '?'} · {lines} · total {total or '?'}"
 
 
-def summary_from_raw_message(order_id: str, raw_message: str) -> str:
-    """The static summary, read leniently from the raw message before it is validated."""
-    try:
-        payload: Any = loads(raw_message)
-    except MessageDecodeError:
-        payload = None
-    if not isinstance(payload, Mapping):
+def summary_from_payload(order_id: str, payload: Mapping[str, Any] | None) -> str:
+    """The static summary, read leniently from the message (a JSON object, or None when it is
+    not one) before it is validated."""
+    if payload is None:
         return order_summary(order_id, None, None, None)
     location = payload.get("ShipFromLocationID")
     lines = payload.get("OrderLines")

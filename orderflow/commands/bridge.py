@@ -7,10 +7,11 @@ Ctrl-C stop it cleanly (finished offsets committed, exit 0).
 from __future__ import annotations
 
 import asyncio
-import signal
 from typing import TYPE_CHECKING, Any
 
 import typer
+
+from orderflow.commands.common import load_settings_or_exit, stop_on_signals
 
 if TYPE_CHECKING:
     from orderflow.settings import Settings
@@ -22,14 +23,9 @@ def bridge(
     ),
 ) -> None:
     """Run the Kafka -> Temporal bridge until SIGTERM (see docs/architecture.md)."""
-    from orderflow.settings import SettingsError, load_settings
     from orderflow.telemetry import configure_logging
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
+    settings = load_settings_or_exit()
     configure_logging(settings.telemetry)
     if metrics_port is not None:
         from prometheus_client import start_http_server
@@ -38,8 +34,11 @@ def bridge(
     asyncio.run(_run(settings))
 
 
-def kafka_options(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Consumer (group ``settings.bridge.group_id``) and DLQ-producer options from settings alone.
+def kafka_options(
+    settings: Settings, *, group_id: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Consumer (group ``group_id``, else ``settings.bridge.group_id``) and DLQ-producer options
+    from settings alone (the ``dlq`` commands use them too).
 
     Security (PLAINTEXT, SSL, SASL_SSL with ``$ConnectionString`` for Event Hubs) comes from
     ``orderflow.kafka``; the producer can write back anything the consumer fetches.
@@ -50,7 +49,9 @@ def kafka_options(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
 
     servers = bootstrap_servers(settings)
     consumer = consumer_options(
-        settings.kafka, group_id=settings.bridge.group_id, bootstrap_servers=servers
+        settings.kafka,
+        group_id=settings.bridge.group_id if group_id is None else group_id,
+        bootstrap_servers=servers,
     )
     producer = producer_options(settings.kafka, bootstrap_servers=servers)
     return consumer, dead_letter_producer_options(producer, consumer)
@@ -64,11 +65,7 @@ async def _run(settings: Settings) -> None:
     from workers.temporal_client import connect_temporal
     from workers.workflow_options import workflow_options
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-
+    stop = stop_on_signals()
     consumer, producer = kafka_options(settings)
     # Lazy: the bridge starts even while Temporal is down, and backs off until it is up.
     client = await connect_temporal(settings, lazy=True)

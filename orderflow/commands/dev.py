@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from orderflow.commands.common import load_settings_or_exit
+
 
 def dev() -> None:
     """Run PostgreSQL, Temporal (+ Web UI), the broker with its topics, and the app components.
@@ -13,13 +15,8 @@ def dev() -> None:
     state folder (ORDERFLOW_STATE_DIR, default ./.orderflow). Ctrl-C stops everything.
     """
     from orderflow.devstack.supervisor import run_dev_stack
-    from orderflow.settings import SettingsError, load_settings
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
+    settings = load_settings_or_exit()
 
     def echo(line: str) -> None:
         typer.echo(line)

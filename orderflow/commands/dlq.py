@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from contracts.dlq import DlqStage
 from contracts.topics import DLQ_TOPICS
-
-if TYPE_CHECKING:
-    from orderflow.settings import Settings
+from orderflow.commands.bridge import kafka_options
+from orderflow.commands.common import load_settings_or_exit
 
 app = typer.Typer(help="Dead-letter queues: list records, re-drive them.", no_args_is_help=True)
 
@@ -21,27 +20,6 @@ TopicOption = Annotated[
     list[str] | None,
     typer.Option("--topic", help="DLQ topic to read (repeatable); all DLQ topics by default."),
 ]
-
-
-def _settings() -> Settings:
-    from orderflow.settings import SettingsError, load_settings
-
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-
-
-def _options(settings: Settings, group_id: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    from bridges.runner import dead_letter_producer_options
-    from orderflow.devstack.discovery import bootstrap_servers
-    from orderflow.kafka import consumer_options, producer_options
-
-    servers = bootstrap_servers(settings)
-    consumer = consumer_options(settings.kafka, group_id=group_id or "", bootstrap_servers=servers)
-    producer = producer_options(settings.kafka, bootstrap_servers=servers)
-    return consumer, dead_letter_producer_options(producer, consumer)
 
 
 @app.command("list")
@@ -52,7 +30,8 @@ def list_records(
     """Print DLQ records, oldest first, one JSON object a line (headers included)."""
     from bridges.redrive import list_dead_letters
 
-    consumer, _ = _options(_settings(), None)
+    # No group: list_dead_letters reads without one and commits nothing.
+    consumer, _ = kafka_options(load_settings_or_exit(), group_id="")
     topics = topic or list(DLQ_TOPICS)
     for entry in asyncio.run(list_dead_letters(consumer, topics, limit=limit)):
         typer.echo(json.dumps(entry.describe(), ensure_ascii=False))
@@ -87,7 +66,9 @@ def redrive(
         typer.echo("--replace-value needs --order-id", err=True)
         raise typer.Exit(2)
     selection = RedriveFilter(stage=stage.value if stage else None, order_id=order_id)
-    consumer, producer = _options(_settings(), redrive_group(DLQ_REDRIVE_CONSUMER_GROUP, selection))
+    consumer, producer = kafka_options(
+        load_settings_or_exit(), group_id=redrive_group(DLQ_REDRIVE_CONSUMER_GROUP, selection)
+    )
 
     def show(entry: Any, action: str) -> None:
         where = f"{entry.topic}/{entry.partition}@{entry.offset}"

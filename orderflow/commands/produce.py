@@ -16,9 +16,8 @@ from typing import Annotated, Any
 
 import typer
 
+from contracts.dlq import H_CORRELATION_ID as CORRELATION_HEADER
 from contracts.topics import ORDER_CREATE_V1
-
-CORRELATION_HEADER = "correlation-id"
 
 
 @dataclass(frozen=True)

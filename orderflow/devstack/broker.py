@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orderflow.devstack.net import port_open
-from orderflow.devstack.process import ManagedProcess, ServiceError, wait_until
+from orderflow.devstack.process import ManagedProcess, ServiceError, start_until_ready
 
 # tansu reads its options from these variables too; a stray one in the caller's environment
 # must not change the broker we start.
@@ -59,10 +59,5 @@ def start_broker(*, host: str, port: int, log_path: Path, timeout_s: float = 30.
         log_path=log_path,
         env=env,
     )
-    process.start()
-    try:
-        wait_until(lambda: port_open(host, port), timeout_s=timeout_s, process=process)
-    except BaseException:
-        process.stop()
-        raise
+    start_until_ready(process, lambda: port_open(host, port), timeout_s=timeout_s)
     return BrokerHandle(host=host, port=port, process=process)

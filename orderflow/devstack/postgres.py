@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orderflow.devstack.net import free_port, port_open
-from orderflow.devstack.process import ManagedProcess, ServiceError, wait_until
+from orderflow.devstack.process import ManagedProcess, ServiceError, start_until_ready
 
 SUPERUSER = "postgres"
 _SYSTEM_USER = "embedded_postgres"
@@ -146,12 +146,7 @@ def start_embedded_postgres(
         # SIGINT is PostgreSQL's "fast" shutdown; SIGTERM would wait for clients to leave.
         stop_signal=signal.SIGINT,
     )
-    process.start()
-    try:
-        wait_until(lambda: port_open(host, port), timeout_s=timeout_s, process=process)
-    except BaseException:
-        process.stop()
-        raise
+    start_until_ready(process, lambda: port_open(host, port), timeout_s=timeout_s)
     return EmbeddedPostgresHandle(host=host, port=port, data_dir=data_dir, process=process)
 
 

@@ -165,3 +165,15 @@ def wait_until(
                 raise process.failure(f"was not {what} within {timeout_s:.0f}s")
             raise ServiceError(f"not {what} within {timeout_s:.0f}s")
         time.sleep(interval_s)
+
+
+def start_until_ready(
+    process: ManagedProcess, ready: Callable[[], bool], *, timeout_s: float
+) -> None:
+    """Start ``process`` and wait until ``ready``; on any failure (or Ctrl-C) stop it again."""
+    process.start()
+    try:
+        wait_until(ready, timeout_s=timeout_s, process=process)
+    except BaseException:
+        process.stop()
+        raise

@@ -10,16 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.workflow_io import SA_CORRELATION_ID, SA_ORDER_STATUS, SA_SHIP_FROM_LOCATION_ID
 from orderflow.devstack.net import http_ok, port_open
-from orderflow.devstack.process import ManagedProcess, ServiceError, find_binary, wait_until
+from orderflow.devstack.process import ManagedProcess, ServiceError, find_binary, start_until_ready
 
 NAMESPACE = "default"
 
 # DESIGN.md, "Temporal": registered by the dev stack and by deployment.
 SEARCH_ATTRIBUTES: tuple[tuple[str, str], ...] = (
-    ("OrderStatus", "Int"),
-    ("ShipFromLocationID", "Keyword"),
-    ("CorrelationID", "Keyword"),
+    (SA_ORDER_STATUS, "Int"),
+    (SA_SHIP_FROM_LOCATION_ID, "Keyword"),
+    (SA_CORRELATION_ID, "Keyword"),
 )
 
 
@@ -85,7 +86,6 @@ def start_temporal(
         db_file.parent.mkdir(parents=True, exist_ok=True)
         argv += ["--db-filename", str(db_file)]
     process = ManagedProcess(name="temporal", argv=argv, log_path=log_path)
-    process.start()
     handle = TemporalHandle(host=host, port=port, ui_port=ui_port, process=process)
 
     def ready() -> bool:
@@ -93,9 +93,5 @@ def start_temporal(
             return False
         return handle.ui_url is None or http_ok(handle.ui_url)
 
-    try:
-        wait_until(ready, timeout_s=timeout_s, process=process)
-    except BaseException:
-        process.stop()
-        raise
+    start_until_ready(process, ready, timeout_s=timeout_s)
     return handle
