@@ -8,6 +8,12 @@ once: a retried activity may publish a record twice, so every event carries a de
 duplicates. Events are keyed by ``ShipFromLocationID`` (the order ID when there is none), so
 one order's events stay in one partition, in order. Every record carries the
 ``correlation-id`` header.
+
+Tracing: each publish is a ``{topic} publish`` span (OpenTelemetry API; a no-op unless the
+worker configured tracing). Written here rather than with the aiokafka instrumentation, which
+patches the producer and consumer classes process-wide, ends its span when the record is
+queued rather than acknowledged, and adds a ``traceparent`` header to every record sent —
+which would change the records we publish (a DLQ copy must keep the original headers).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from opentelemetry import trace
 from temporalio import activity
 
 from activities import names
@@ -45,13 +52,30 @@ class RecordSender(Protocol):
 class PublishingActivities:
     """Publishes through a producer owned by the worker process (started and stopped there)."""
 
-    def __init__(self, producer: RecordSender) -> None:
+    def __init__(
+        self, producer: RecordSender, *, tracer_provider: trace.TracerProvider | None = None
+    ) -> None:
         self._producer = producer
+        # None: the global provider (a no-op unless the worker configured tracing).
+        self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
 
     async def _send(
         self, topic: str, *, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
     ) -> PublishReceipt:
-        metadata = await self._producer.send_and_wait(topic, value=value, key=key, headers=headers)
+        with self._tracer.start_as_current_span(
+            f"{topic} publish",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": topic,
+            },
+        ) as span:
+            metadata = await self._producer.send_and_wait(
+                topic, value=value, key=key, headers=headers
+            )
+            span.set_attribute("messaging.destination.partition.id", str(metadata.partition))
+            span.set_attribute("messaging.kafka.offset", metadata.offset)
         return PublishReceipt(topic=topic, partition=metadata.partition, offset=metadata.offset)
 
     async def _send_event(

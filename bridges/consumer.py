@@ -19,6 +19,10 @@ Guarantees (at least once, no loss):
   harmlessly: the workflow ID dedups), and what is done is committed.
 * An unexpected error (a bug) stops the bridge after committing what is done: the record that
   failed stays uncommitted, so nothing is lost and the failure is loud.
+
+Tracing: each record is one span ``{topic} process`` (Kafka coordinates, order ID, outcome);
+the workflow start is its child, so with Temporal's tracing interceptor the workflow and its
+activities join the record's trace.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import OffsetAndMetadata
+from opentelemetry import trace
 from temporalio.client import Client
 
 from bridges.backoff import Circuit, StopRequestedError, guarded, retry_until_done
@@ -82,6 +87,7 @@ class OrderBridge:
         config: BridgeConfig,
         metrics: BridgeMetrics,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
@@ -90,6 +96,8 @@ class OrderBridge:
         self._config = config
         self._metrics = metrics
         self._now = now
+        # None: the global provider (a no-op unless the entry point configured tracing).
+        self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
         self._offsets = PartitionOffsets()
         self._tasks: set[asyncio.Task[None]] = set()
         # Temporal (starts) and the broker (DLQ writes): while either fails, fetching pauses.
@@ -172,6 +180,23 @@ class OrderBridge:
     async def _handle(
         self, partition: TopicPartition, record: ConsumerRecord[bytes, bytes]
     ) -> None:
+        """One record in its own span (messaging semantic conventions); see :meth:`_process`."""
+        with self._tracer.start_as_current_span(
+            f"{record.topic} process",
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": record.topic,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+            },
+        ) as span:
+            await self._process(partition, record, span)
+
+    async def _process(
+        self, partition: TopicPartition, record: ConsumerRecord[bytes, bytes], span: trace.Span
+    ) -> None:
         coordinates = RecordCoordinates(
             topic=record.topic,
             partition=record.partition,
@@ -197,6 +222,8 @@ class OrderBridge:
             else decision.input.correlation_id,
         )
         if isinstance(decision, StartOrder):
+            span.set_attribute("orderflow.order_id", decision.input.order_id)
+            span.set_attribute("orderflow.correlation_id", decision.input.correlation_id)
             try:
                 outcome = await self._retrying(
                     "start",
@@ -217,6 +244,7 @@ class OrderBridge:
                     failed_at=self._now(),
                 )
             else:
+                span.set_attribute("orderflow.outcome", outcome.value)
                 self._metrics.records.labels(outcome=outcome.value).inc()
                 bound.info(
                     f"bridge.workflow_{outcome.value}",
@@ -231,6 +259,8 @@ class OrderBridge:
             _broker_transient,
             self._broker,
         )
+        span.set_attribute("orderflow.outcome", "dead_lettered")
+        span.set_attribute("orderflow.dlq.stage", decision.stage.value)
         self._metrics.records.labels(outcome="dead_lettered").inc()
         bound.warning(
             "bridge.dead_lettered",

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from opentelemetry.trace import TracerProvider
 from temporalio.client import Client
 
 from bridges.backoff import StopRequestedError, retry_until_done
@@ -63,8 +64,13 @@ async def run_bridge(
     config: BridgeConfig,
     metrics: BridgeMetrics,
     stop: asyncio.Event,
+    tracer_provider: TracerProvider | None = None,
 ) -> None:
-    """Consume until ``stop`` is set, then commit what is done and close the Kafka clients."""
+    """Consume until ``stop`` is set, then commit what is done and close the Kafka clients.
+
+    ``tracer_provider``: where the per-record spans go (default: the global one, a no-op
+    unless tracing is configured).
+    """
     producer = AIOKafkaProducer(**dead_letter_producer_options(producer_options, consumer_options))
     consumer = AIOKafkaConsumer(**consumer_options)
     try:
@@ -78,6 +84,7 @@ async def run_bridge(
             start=start,
             config=config,
             metrics=metrics,
+            tracer_provider=tracer_provider,
         )
         await bridge.run(stop)
     except StopRequestedError:

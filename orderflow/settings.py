@@ -107,6 +107,11 @@ class BridgeSettings(BaseModel):
     max_in_flight: Annotated[int, Field(ge=1, le=10_000)] = 64
     backoff_initial_s: Annotated[float, Field(gt=0)] = 0.5
     backoff_max_s: Annotated[float, Field(gt=0)] = 30.0
+    # Prometheus metrics port of ``orderflow bridge`` when ``--metrics-port`` is not given;
+    # None = no metrics server.
+    metrics_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    # All interfaces so a scraper can reach a container; the local stack binds loopback only.
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - deliberate, see above
 
 
 class ApiSettings(BaseModel):
@@ -119,8 +124,19 @@ class ApiSettings(BaseModel):
 class TelemetrySettings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
-    service_name: str = "orderflow"
+    service_name: Annotated[str, Field(min_length=1)] = "orderflow"
+    # OTLP/HTTP collector, e.g. http://127.0.0.1:4318; None = tracing off.
     otlp_endpoint: str | None = None
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (OTLP over HTTP, port 4318)")
+        return value
 
 
 class DevStackSettings(BaseModel):
@@ -129,6 +145,8 @@ class DevStackSettings(BaseModel):
     broker_port: Annotated[int, Field(ge=1, le=65535)] = 9092
     # Embedded PostgreSQL of the local stack; 5432 is often taken by a machine-wide server.
     postgres_port: Annotated[int, Field(ge=1, le=65535)] = 5433
+    # The bridge's Prometheus metrics; another free port when this one is taken.
+    bridge_metrics_port: Annotated[int, Field(ge=1, le=65535)] = 9464
     host: str = "127.0.0.1"
 
 

@@ -5,25 +5,48 @@ same processors, so one process writes one format. Context bound with ``log_cont
 ``structlog.contextvars.bind_contextvars``) — ``order_id``, ``workflow_id``,
 ``correlation_id``, ``topic``/``partition``/``offset`` — appears on every line logged inside
 it, from our code and from libraries alike.
+
+Tracing (OpenTelemetry) is off unless ``ORDERFLOW_TELEMETRY__OTLP_ENDPOINT`` is set: then
+:func:`configure_tracing` installs a global tracer provider exporting over OTLP/HTTP, the
+entry points add Temporal's tracing interceptor to their client and instrument their database
+engine, and every log line written inside a span carries its ``trace_id`` and ``span_id``.
+Without an endpoint nothing is installed and the OpenTelemetry API stays a no-op.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import structlog
+from opentelemetry import trace
 from structlog.contextvars import bound_contextvars
 from structlog.typing import Processor
 
 from orderflow.settings import TelemetrySettings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from temporalio.client import Interceptor
 
 # Re-exported: ``with log_context(order_id=..., correlation_id=...):`` binds for the block.
 log_context = bound_contextvars
 
 # Libraries that are chatty at INFO; their warnings still come through.
 _NOISY_LOGGERS = ("aiokafka", "kafka", "asyncio", "urllib3", "httpx", "httpcore")
+
+
+def add_trace_ids(_: Any, __: str, event: structlog.typing.EventDict) -> Any:
+    """``trace_id`` / ``span_id`` of the active span (hex, as trace UIs show them), if any."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", trace.format_trace_id(context.trace_id))
+        event.setdefault("span_id", trace.format_span_id(context.span_id))
+    return event
 
 
 def _shared_processors(service_name: str) -> list[Processor]:
@@ -38,6 +61,7 @@ def _shared_processors(service_name: str) -> list[Processor]:
         structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_service,
+        add_trace_ids,
     ]
 
 
@@ -89,3 +113,105 @@ def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
     """A structlog logger; call after ``configure_logging`` in entry points."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
     return logger
+
+
+# --------------------------------------------------------------------------- tracing
+
+OTLP_TRACES_PATH = "/v1/traces"
+
+
+def otlp_traces_url(endpoint: str) -> str:
+    """``http://collector:4318`` -> ``http://collector:4318/v1/traces`` (a full URL is kept)."""
+    endpoint = endpoint.rstrip("/")
+    return endpoint if endpoint.endswith(OTLP_TRACES_PATH) else endpoint + OTLP_TRACES_PATH
+
+
+def build_tracer_provider(telemetry: TelemetrySettings, *, component: str) -> TracerProvider:
+    """A provider for process ``component`` (``worker``, ``bridge``), not installed globally.
+
+    Resource: ``service.name`` ``{service_name}-{component}`` (``orderflow-worker``),
+    ``service.namespace`` ``{service_name}``, plus what ``OTEL_RESOURCE_ATTRIBUTES`` adds.
+    Spans are exported in batches over OTLP/HTTP when ``telemetry.otlp_endpoint`` is set (the
+    exporter also reads the standard ``OTEL_EXPORTER_OTLP_HEADERS`` for credentials).
+    """
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create(
+        {
+            "service.name": f"{telemetry.service_name}-{component}",
+            "service.namespace": telemetry.service_name,
+        }
+    )
+    provider = TracerProvider(resource=resource)
+    if telemetry.otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        exporter = OTLPSpanExporter(endpoint=otlp_traces_url(telemetry.otlp_endpoint))
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def configure_tracing(telemetry: TelemetrySettings, *, component: str) -> TracerProvider | None:
+    """Install the global tracer provider of this process when an OTLP endpoint is set.
+
+    Returns the provider (the caller passes it to the Temporal client, the database engine and
+    the bridge, and calls ``shutdown()`` on exit to flush the last spans: :func:`tracing` does
+    both), or ``None`` when
+    tracing is off: then nothing is installed and spans cost next to nothing. OpenTelemetry
+    accepts a global provider once per process, so call this once, in the entry point.
+    """
+    if not telemetry.otlp_endpoint:
+        return None
+    provider = build_tracer_provider(telemetry, component=component)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+@contextmanager
+def tracing(telemetry: TelemetrySettings, *, component: str) -> Iterator[TracerProvider | None]:
+    """:func:`configure_tracing` for the block; on leaving it, the last spans are exported."""
+    provider = configure_tracing(telemetry, component=component)
+    try:
+        yield provider
+    finally:
+        if provider is not None:
+            provider.shutdown()
+
+
+def temporal_interceptors(provider: trace.TracerProvider | None) -> list[Interceptor]:
+    """Temporal's OpenTelemetry interceptor for a client, or none when tracing is off.
+
+    On the client it traces starts, queries, signals and updates; workers built from that
+    client inherit it (it is also a worker interceptor), so the workflow run and its activities
+    (local ones included) join the trace of the span that started the workflow.
+    """
+    if provider is None:
+        return []
+    from temporalio.contrib.opentelemetry import TracingInterceptor
+
+    return [TracingInterceptor(provider.get_tracer("temporalio.contrib.opentelemetry"))]
+
+
+def trace_database(engine: AsyncEngine, provider: trace.TracerProvider) -> None:
+    """A span per SQL statement on ``engine`` (the maintained SQLAlchemy instrumentation).
+
+    Statements are recorded with placeholders, never parameter values. The instrumentation
+    declares support for SQLAlchemy below 2.1 only; it uses nothing but SQLAlchemy's stable
+    engine events, so the version check is skipped (the tracing test proves it works with the
+    SQLAlchemy we pin). Once per process: the instrumentor is a singleton, and it also traces
+    engines created after this call.
+    """
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument(
+        engine=engine.sync_engine, tracer_provider=provider, skip_dep_check=True
+    )
+
+
+def untrace_database() -> None:
+    """Undo :func:`trace_database` (tests)."""
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().uninstrument()

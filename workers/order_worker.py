@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -28,6 +29,7 @@ from db.engine import create_engine, create_session_factory
 from orderflow.devstack.discovery import bootstrap_servers
 from orderflow.kafka import producer_options
 from orderflow.settings import Settings
+from orderflow.telemetry import temporal_interceptors, trace_database
 from workers.temporal_client import connect_temporal, temporal_address
 from workflows.order import OrderWorkflow
 from workflows.runner import order_workflow_runner
@@ -36,12 +38,19 @@ log = structlog.get_logger("orderflow.worker")
 
 
 def order_activities(
-    session_factory: async_sessionmaker[AsyncSession], producer: RecordSender
+    session_factory: async_sessionmaker[AsyncSession],
+    producer: RecordSender,
+    *,
+    tracer_provider: TracerProvider | None = None,
 ) -> list[Callable[..., Any]]:
-    """Every activity of ``OrderWorkflow``, bound to the process's shared dependencies."""
+    """Every activity of ``OrderWorkflow``, bound to the process's shared dependencies.
+
+    ``tracer_provider``: where publish spans go (default: the global one, a no-op unless
+    tracing is configured).
+    """
     validation = ValidationActivities()
     persistence = PersistenceActivities(session_factory)
-    publishing = PublishingActivities(producer)
+    publishing = PublishingActivities(producer, tracer_provider=tracer_provider)
     return [
         validation.validate_order,
         persistence.persist_new_order,
@@ -82,8 +91,14 @@ def _database_url(settings: Settings) -> str:
     return settings.database.url.get_secret_value()
 
 
-async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
-    """Run the order worker until ``stop`` is set (or the worker fails), then shut down."""
+async def run_worker(
+    settings: Settings, *, stop: asyncio.Event, tracer_provider: TracerProvider | None = None
+) -> None:
+    """Run the order worker until ``stop`` is set (or the worker fails), then shut down.
+
+    With a ``tracer_provider`` (``orderflow.telemetry.configure_tracing``) the workflow, its
+    activities, their SQL statements and publishes are traced.
+    """
     db = settings.database
     engine = create_engine(
         _database_url(settings),
@@ -94,15 +109,21 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event) -> None:
         echo=db.echo,
         application_name="orderflow-worker",
     )
+    if tracer_provider is not None:
+        trace_database(engine, tracer_provider)
     producer = AIOKafkaProducer(
         **producer_options(settings.kafka, bootstrap_servers=bootstrap_servers(settings))
     )
     try:
-        client = await connect_temporal(settings)
+        client = await connect_temporal(
+            settings, interceptors=temporal_interceptors(tracer_provider)
+        )
         await producer.start()
         worker = build_order_worker(
             client,
-            activities=order_activities(create_session_factory(engine), producer),
+            activities=order_activities(
+                create_session_factory(engine), producer, tracer_provider=tracer_provider
+            ),
             task_queue=settings.temporal.task_queue,
             max_concurrent_activities=settings.worker.max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,

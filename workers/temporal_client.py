@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from collections.abc import Sequence
+
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
@@ -26,16 +28,21 @@ def _tls(settings: Settings) -> TLSConfig | bool:
     return temporal.tls or temporal.api_key is not None
 
 
-async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
+async def connect_temporal(
+    settings: Settings, *, lazy: bool = False, interceptors: Sequence[Interceptor] = ()
+) -> Client:
     """A client with the pydantic data converter, like every Orderflow client.
 
     ``lazy``: connect on first use, so a process (the bridge) can start while Temporal is down.
+    ``interceptors``: e.g. ``orderflow.telemetry.temporal_interceptors(provider)``; workers
+    built from this client inherit those that are also worker interceptors (tracing is).
     """
     temporal = settings.temporal
     return await Client.connect(
         temporal_address(settings),
         namespace=temporal.namespace,
         data_converter=pydantic_data_converter,
+        interceptors=interceptors,
         tls=_tls(settings),
         api_key=temporal.api_key.get_secret_value() if temporal.api_key else None,
         lazy=lazy,

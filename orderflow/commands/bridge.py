@@ -14,24 +14,30 @@ import typer
 from orderflow.commands.common import load_settings_or_exit, stop_on_signals
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
     from orderflow.settings import Settings
 
 
 def bridge(
     metrics_port: int | None = typer.Option(
-        None, help="Serve Prometheus metrics on this port (off by default)."
+        None,
+        help="Serve Prometheus metrics on this port (default: ORDERFLOW_BRIDGE__METRICS_PORT, "
+        "else off).",
     ),
 ) -> None:
     """Run the Kafka -> Temporal bridge until SIGTERM (see docs/architecture.md)."""
-    from orderflow.telemetry import configure_logging
+    from orderflow.telemetry import configure_logging, tracing
 
     settings = load_settings_or_exit()
     configure_logging(settings.telemetry)
-    if metrics_port is not None:
+    port = metrics_port if metrics_port is not None else settings.bridge.metrics_port
+    if port is not None:
         from prometheus_client import start_http_server
 
-        start_http_server(metrics_port)
-    asyncio.run(_run(settings))
+        start_http_server(port, addr=settings.bridge.metrics_host)
+    with tracing(settings.telemetry, component="bridge") as tracer_provider:
+        asyncio.run(_run(settings, tracer_provider))
 
 
 def kafka_options(
@@ -57,18 +63,21 @@ def kafka_options(
     return consumer, dead_letter_producer_options(producer, consumer)
 
 
-async def _run(settings: Settings) -> None:
+async def _run(settings: Settings, tracer_provider: TracerProvider | None) -> None:
     from bridges.consumer import BridgeConfig
     from bridges.metrics import BridgeMetrics
     from bridges.runner import run_bridge
     from bridges.starter import start_with_contract_helper
+    from orderflow.telemetry import temporal_interceptors
     from workers.temporal_client import connect_temporal
     from workers.workflow_options import workflow_options
 
     stop = stop_on_signals()
     consumer, producer = kafka_options(settings)
     # Lazy: the bridge starts even while Temporal is down, and backs off until it is up.
-    client = await connect_temporal(settings, lazy=True)
+    client = await connect_temporal(
+        settings, lazy=True, interceptors=temporal_interceptors(tracer_provider)
+    )
     await run_bridge(
         consumer_options=consumer,
         producer_options=producer,
@@ -83,4 +92,5 @@ async def _run(settings: Settings) -> None:
         ),
         metrics=BridgeMetrics.create(),
         stop=stop,
+        tracer_provider=tracer_provider,
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from orderflow.devstack.broker import start_broker
 from orderflow.devstack.components import available_components, component_process
+from orderflow.devstack.net import free_port, port_open
 from orderflow.devstack.postgres import ensure_database, start_embedded_postgres
 from orderflow.devstack.process import ManagedProcess
 from orderflow.devstack.temporal import start_temporal
@@ -33,6 +34,7 @@ class Endpoints:
     temporal_address: str = ""
     temporal_ui_url: str | None = None
     bootstrap_servers: str = ""
+    bridge_metrics_url: str | None = None
     started: dict[str, str] = field(default_factory=dict)
 
     def child_env(self) -> dict[str, str]:
@@ -149,10 +151,30 @@ class LocalStack:
             )
         )
 
+    def _bridge_metrics_port(self) -> int:
+        """``ORDERFLOW_BRIDGE__METRICS_PORT`` if set, else the dev port, else any free one."""
+        if self.settings.bridge.metrics_port is not None:
+            return self.settings.bridge.metrics_port
+        dev = self.settings.dev
+        if not port_open(dev.host, dev.bridge_metrics_port):
+            return dev.bridge_metrics_port
+        return free_port(dev.host)
+
     def _start_components(self) -> None:
         env = self.endpoints.child_env()
         for name in available_components():
-            process = component_process(name, env=env, log_dir=self.log_dir)
+            child_env = env
+            if name == "bridge":
+                port = self._bridge_metrics_port()
+                child_env = {
+                    **env,
+                    "ORDERFLOW_BRIDGE__METRICS_PORT": str(port),
+                    "ORDERFLOW_BRIDGE__METRICS_HOST": self.settings.dev.host,
+                }
+                self.endpoints.bridge_metrics_url = (
+                    f"http://{self.settings.dev.host}:{port}/metrics"
+                )
+            process = component_process(name, env=child_env, log_dir=self.log_dir)
             process.start()
             self.processes.append(process)
             self.endpoints.started[name] = f"pid {process.pid}, log {process.log_path}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -23,7 +24,7 @@ from temporalio.service import RPCError
 from bridges.consumer import BridgeConfig
 from bridges.metrics import BridgeMetrics
 from bridges.runner import run_bridge
-from bridges.starter import start_with_contract_helper
+from bridges.starter import StartFunction, start_with_contract_helper
 from contracts.ids import workflow_id
 from contracts.topics import ORDER_CREATE_V1, dlq_topic
 from orderflow.kafka import consumer_options, producer_options
@@ -168,7 +169,13 @@ class BridgeRun:
 
 @asynccontextmanager
 async def running_bridge(
-    bootstrap: str, client: Client, topic: str, **config: Any
+    bootstrap: str,
+    client: Client,
+    topic: str,
+    *,
+    start: StartFunction = start_with_contract_helper,
+    tracer_provider: TracerProvider | None = None,
+    **config: Any,
 ) -> AsyncIterator[BridgeRun]:
     """The real bridge (``run_bridge``) in this process on ``topic``, stopped on exit."""
     group = unique("orderflow-bridge")
@@ -182,7 +189,7 @@ async def running_bridge(
             ),
             producer_options=producer_options(settings, bootstrap_servers=bootstrap),
             client=client,
-            start=start_with_contract_helper,
+            start=start,
             config=BridgeConfig(
                 topic=topic,
                 max_message_bytes=settings.max_message_bytes,
@@ -190,6 +197,7 @@ async def running_bridge(
             ),
             metrics=metrics,
             stop=stop,
+            tracer_provider=tracer_provider,
         )
     )
     try:

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,7 +121,9 @@ def dev_env(scratch_dir: Path) -> dict[str, str]:
         ORDERFLOW_DEV__TEMPORAL_UI_PORT=str(free_port()),
         ORDERFLOW_DEV__BROKER_PORT=str(free_port()),
         ORDERFLOW_DEV__POSTGRES_PORT=str(free_port()),
+        ORDERFLOW_DEV__BRIDGE_METRICS_PORT=str(free_port()),
     )
+    env.pop("ORDERFLOW_BRIDGE__METRICS_PORT", None)
     return env
 
 
@@ -130,6 +133,14 @@ def _addresses(env: dict[str, str]) -> tuple[str, str, str, str]:
     broker = f"127.0.0.1:{env['ORDERFLOW_DEV__BROKER_PORT']}"
     database = f"postgresql://postgres@127.0.0.1:{env['ORDERFLOW_DEV__POSTGRES_PORT']}/orderflow"
     return temporal, ui, broker, database
+
+
+def _serves_bridge_metrics(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return b"orderflow_bridge_in_flight" in response.read()
+    except OSError:
+        return False
 
 
 def _search_attributes_listed(address: str) -> bool:
@@ -174,6 +185,9 @@ async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[st
         for address in (temporal, ui, broker, database):
             assert address in output
         assert http_ok(ui)
+        metrics = f"http://127.0.0.1:{dev_env['ORDERFLOW_DEV__BRIDGE_METRICS_PORT']}/metrics"
+        assert f"Bridge metrics   {metrics}" in output
+        wait_until(lambda: _serves_bridge_metrics(metrics), timeout_s=60)
         wait_until(lambda: _search_attributes_listed(temporal), timeout_s=30)
         retention = await _topic_retention(broker)
         assert retention == dict.fromkeys(ALL_TOPICS, str(RETENTION_MS))

@@ -57,6 +57,24 @@ def test_nested_variables_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.database.url.get_secret_value() == "postgresql+asyncpg://app:pw@db:5432/orders"
 
 
+def test_tracing_and_bridge_metrics_are_off_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings()
+    assert defaults.telemetry.otlp_endpoint is None
+    assert defaults.bridge.metrics_port is None
+    assert defaults.dev.bridge_metrics_port == 9464
+
+    monkeypatch.setenv("ORDERFLOW_TELEMETRY__OTLP_ENDPOINT", " http://collector:4318 ")
+    monkeypatch.setenv("ORDERFLOW_TELEMETRY__SERVICE_NAME", "orders-eu")
+    monkeypatch.setenv("ORDERFLOW_BRIDGE__METRICS_PORT", "9100")
+    settings = load_settings()
+    assert settings.telemetry.otlp_endpoint == "http://collector:4318"
+    assert settings.telemetry.service_name == "orders-eu"
+    assert settings.bridge.metrics_port == 9100
+
+    monkeypatch.setenv("ORDERFLOW_TELEMETRY__OTLP_ENDPOINT", "")
+    assert load_settings().telemetry.otlp_endpoint is None
+
+
 def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("ORDERFLOW_KAFKA__PARTITIONS=6\n")
     assert load_settings().kafka.partitions == 6
@@ -71,6 +89,8 @@ def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
         ("ORDERFLOW_DEV__TEMPORAL_PORT", "70000"),
         ("ORDERFLOW_DATABASE__URL", "mysql://root@db/orders"),
         ("ORDERFLOW_TELEMETRY__LOG_FORMAT", "xml"),
+        ("ORDERFLOW_TELEMETRY__OTLP_ENDPOINT", "collector:4318"),
+        ("ORDERFLOW_BRIDGE__METRICS_PORT", "0"),
     ],
 )
 def test_a_bad_variable_is_named(

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 import structlog
+from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import TracerProvider
 
 from orderflow.settings import TelemetrySettings
-from orderflow.telemetry import configure_logging, get_logger, log_context
+from orderflow.telemetry import (
+    build_tracer_provider,
+    configure_logging,
+    configure_tracing,
+    get_logger,
+    log_context,
+    otlp_traces_url,
+    temporal_interceptors,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -76,3 +94,87 @@ def test_console_format_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert "hello" in err
     assert "order_id=ORD-9" in err
+
+
+def test_lines_logged_inside_a_span_carry_its_ids(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(TelemetrySettings(log_format="json"))
+    tracer = TracerProvider().get_tracer("test")  # not the global provider
+    with tracer.start_as_current_span("work") as span:
+        get_logger("t").info("inside")
+        logging.getLogger("temporalio.activity").warning("library inside")
+    get_logger("t").info("outside")
+
+    inside, library, outside = _json_lines(capsys.readouterr().err)
+    context = span.get_span_context()
+    assert inside["trace_id"] == library["trace_id"] == f"{context.trace_id:032x}"
+    assert inside["span_id"] == library["span_id"] == f"{context.span_id:016x}"
+    assert "trace_id" not in outside
+    assert "span_id" not in outside
+
+
+def test_tracing_is_off_without_an_endpoint() -> None:
+    assert configure_tracing(TelemetrySettings(), component="worker") is None
+    assert not isinstance(trace.get_tracer_provider(), TracerProvider)
+    assert temporal_interceptors(None) == []
+
+
+def test_a_provider_names_its_process() -> None:
+    provider = build_tracer_provider(TelemetrySettings(service_name="orders"), component="bridge")
+    assert provider.resource.attributes["service.name"] == "orders-bridge"
+    assert provider.resource.attributes["service.namespace"] == "orders"
+    provider.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "url"),
+    [
+        ("http://collector:4318", "http://collector:4318/v1/traces"),
+        ("http://collector:4318/", "http://collector:4318/v1/traces"),
+        ("https://otlp.example/v1/traces", "https://otlp.example/v1/traces"),
+    ],
+)
+def test_the_endpoint_is_the_collector_base_url(endpoint: str, url: str) -> None:
+    assert otlp_traces_url(endpoint) == url
+
+
+class _Collector(BaseHTTPRequestHandler):
+    requests: list[tuple[str, bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.requests.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_configured_tracing_exports_over_otlp_http() -> None:
+    """In a child process, because it installs the global provider (once per process); the
+    span is exported when the ``tracing`` block ends, as when an entry point exits."""
+    server = HTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    script = (
+        "from opentelemetry import trace\n"
+        "from orderflow.settings import TelemetrySettings\n"
+        "from orderflow.telemetry import tracing\n"
+        f"with tracing(TelemetrySettings(otlp_endpoint={endpoint!r}), component='worker'):\n"
+        "    with trace.get_tracer('t').start_as_current_span('hello'):\n"
+        "        pass\n"
+    )
+    try:
+        subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, check=True, timeout=60)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    [(path, body)] = _Collector.requests
+    assert path == "/v1/traces"
+    request = ExportTraceServiceRequest.FromString(body)
+    [resource_spans] = request.resource_spans
+    resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert resource["service.name"] == "orderflow-worker"
+    assert [s.name for scope in resource_spans.scope_spans for s in scope.spans] == ["hello"]
