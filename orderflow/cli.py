@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from orderflow.commands import bridge, db, dev, dlq, produce, schemas, topics, worker
+from orderflow.commands import api, bridge, db, dev, dlq, produce, schemas, topics, worker
 
 app = typer.Typer(
     name="orderflow",
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.command("dev")(dev.dev)
 app.command("worker")(worker.worker)
 app.command("bridge")(bridge.bridge)
+app.command("api")(api.api)
 # Operations.
 app.command("produce")(produce.produce)
 app.add_typer(topics.app, name="topics")

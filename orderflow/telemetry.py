@@ -49,6 +49,12 @@ def add_trace_ids(_: Any, __: str, event: structlog.typing.EventDict) -> Any:
     return event
 
 
+def drop_color_message(_: Any, __: str, event: structlog.typing.EventDict) -> Any:
+    """uvicorn passes an ANSI-coloured copy of its message as ``extra``; drop it."""
+    event.pop("color_message", None)
+    return event
+
+
 def _shared_processors(service_name: str) -> list[Processor]:
     def add_service(_: Any, __: str, event: structlog.typing.EventDict) -> Any:
         event.setdefault("service", service_name)
@@ -59,6 +65,7 @@ def _shared_processors(service_name: str) -> list[Processor]:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        drop_color_message,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_service,
         add_trace_ids,

@@ -35,6 +35,7 @@ class Endpoints:
     temporal_ui_url: str | None = None
     bootstrap_servers: str = ""
     bridge_metrics_url: str | None = None
+    api_url: str | None = None
     started: dict[str, str] = field(default_factory=dict)
 
     def child_env(self) -> dict[str, str]:
@@ -160,10 +161,21 @@ class LocalStack:
             return dev.bridge_metrics_port
         return free_port(dev.host)
 
+    def _api_port(self) -> int:
+        """``ORDERFLOW_API__PORT`` if set, else 8000, else (taken) any free one."""
+        api = self.settings.api
+        if "port" in api.model_fields_set or not port_open(api.host, api.port):
+            return api.port
+        return free_port(api.host)
+
     def _start_components(self) -> None:
         env = self.endpoints.child_env()
         for name in available_components():
             child_env = env
+            if name == "api":
+                host, port = self.settings.api.host, self._api_port()
+                child_env = {**env, "ORDERFLOW_API__HOST": host, "ORDERFLOW_API__PORT": str(port)}
+                self.endpoints.api_url = f"http://{host}:{port}"
             if name == "bridge":
                 port = self._bridge_metrics_port()
                 child_env = {

@@ -34,6 +34,8 @@ def describe(endpoints: Endpoints) -> list[str]:
     if endpoints.temporal_ui_url:
         lines.append(f"  Temporal Web UI  {endpoints.temporal_ui_url}")
     lines.append(f"  Kafka broker     {endpoints.bootstrap_servers}")
+    if endpoints.api_url:
+        lines.append(f"  API              {endpoints.api_url} (docs {endpoints.api_url}/docs)")
     if endpoints.bridge_metrics_url:
         lines.append(f"  Bridge metrics   {endpoints.bridge_metrics_url}")
     lines.append(f"  State folder     {endpoints.state_dir}")

@@ -122,8 +122,10 @@ def dev_env(scratch_dir: Path) -> dict[str, str]:
         ORDERFLOW_DEV__BROKER_PORT=str(free_port()),
         ORDERFLOW_DEV__POSTGRES_PORT=str(free_port()),
         ORDERFLOW_DEV__BRIDGE_METRICS_PORT=str(free_port()),
+        ORDERFLOW_API__PORT=str(free_port()),
     )
     env.pop("ORDERFLOW_BRIDGE__METRICS_PORT", None)
+    env.pop("ORDERFLOW_API__HOST", None)
     return env
 
 
@@ -188,6 +190,10 @@ async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[st
         metrics = f"http://127.0.0.1:{dev_env['ORDERFLOW_DEV__BRIDGE_METRICS_PORT']}/metrics"
         assert f"Bridge metrics   {metrics}" in output
         wait_until(lambda: _serves_bridge_metrics(metrics), timeout_s=60)
+        api = f"http://127.0.0.1:{dev_env['ORDERFLOW_API__PORT']}"
+        assert f"API              {api}" in output
+        # http_ok is False for a 503: ready means database, Temporal and broker all answer.
+        wait_until(lambda: http_ok(f"{api}/health/ready"), timeout_s=60)
         wait_until(lambda: _search_attributes_listed(temporal), timeout_s=30)
         retention = await _topic_retention(broker)
         assert retention == dict.fromkeys(ALL_TOPICS, str(RETENTION_MS))

@@ -44,6 +44,16 @@ def _json_lines(text: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def test_uvicorn_color_copy_is_dropped(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(TelemetrySettings(log_format="json"))
+    logging.getLogger("uvicorn.error").warning(
+        "Started server process [%d]", 7, extra={"color_message": "\x1b[36m%d\x1b[0m"}
+    )
+    (line,) = _json_lines(capsys.readouterr().err)
+    assert line["event"] == "Started server process [7]"
+    assert "color_message" not in line
+
+
 def test_json_lines_carry_bound_context(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(TelemetrySettings(log_format="json", service_name="orderflow-test"))
     log = get_logger("orderflow.test")

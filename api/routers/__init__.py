@@ -1,0 +1,1 @@
+"""Thin routers: decode, call the db layer or the workflow, encode."""
