@@ -114,6 +114,13 @@ def configure_logging(telemetry: TelemetrySettings) -> None:
     root.setLevel(telemetry.log_level)
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # Temporal's workflow/activity loggers also append their info dict to the message text;
+    # the same data already arrives as structured fields (``temporal_workflow`` and
+    # ``temporal_activity`` extras), so keep the message itself clean.
+    from temporalio import activity, workflow
+
+    workflow.logger.workflow_info_on_message = False
+    activity.logger.activity_info_on_message = False
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

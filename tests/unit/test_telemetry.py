@@ -188,3 +188,14 @@ def test_configured_tracing_exports_over_otlp_http() -> None:
     resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
     assert resource["service.name"] == "orderflow-worker"
     assert [s.name for scope in resource_spans.scope_spans for s in scope.spans] == ["hello"]
+
+
+def test_temporal_info_is_a_field_not_repeated_in_the_message() -> None:
+    from temporalio import activity, workflow
+
+    from orderflow.settings import TelemetrySettings
+    from orderflow.telemetry import configure_logging
+
+    configure_logging(TelemetrySettings())
+    assert workflow.logger.workflow_info_on_message is False
+    assert activity.logger.activity_info_on_message is False
