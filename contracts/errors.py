@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     TOTAL_MISMATCH = "ERR_TOTAL_MISMATCH"
     NOT_AN_OBJECT = "ERR_NOT_AN_OBJECT"
     MALFORMED_JSON = "ERR_MALFORMED_JSON"
+    NUL_CHARACTER = "ERR_NUL_CHARACTER"
 
 
 class ValidationIssue(BaseModel):

@@ -330,9 +330,38 @@ def _raw_lines(payload: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]
     return [(i, line) for i, line in enumerate(lines) if isinstance(line, Mapping)]
 
 
+def _nul_issues(value: Any, path: str = "") -> list[ValidationIssue]:
+    """Every string (key or value, unknown fields included) that holds U+0000.
+
+    PostgreSQL stores neither text nor JSONB with a NUL character, so such an order could never
+    be persisted: it is a validation error, not a failure to retry.
+    """
+    if isinstance(value, str):
+        if "\x00" not in value:
+            return []
+        return [
+            ValidationIssue(
+                Code=ErrorCode.NUL_CHARACTER,
+                Field=path or "$",
+                Message=f"{path or '$'}: text must not contain the NUL character (U+0000)",
+            )
+        ]
+    issues: list[ValidationIssue] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            name = str(key).replace("\x00", "\\u0000")  # the path itself must stay printable
+            child = f"{path}.{name}" if path else name
+            issues.extend(_nul_issues(str(key), child))
+            issues.extend(_nul_issues(item, child))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            issues.extend(_nul_issues(item, f"{path}[{index}]"))
+    return issues
+
+
 def _cross_field_issues(payload: Mapping[str, Any]) -> list[ValidationIssue]:
     """Rules between fields, checked on the raw object so they show up beside field errors."""
-    issues: list[ValidationIssue] = []
+    issues = _nul_issues(payload)
     lines = _raw_lines(payload)
     line_ids = Counter(
         line["OrderLineID"] for _, line in lines if isinstance(line.get("OrderLineID"), str)

@@ -14,7 +14,8 @@ from contracts.order_create_v1 import OrderCreateV1, loads, validate_order, vali
 
 ID_ALPHABET = st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
 order_ids = st.text(ID_ALPHABET, min_size=1, max_size=64)
-names = st.text(st.characters(codec="utf-8"), min_size=1, max_size=20)
+# Valid text never holds NUL: validation refuses it (PostgreSQL cannot store it).
+names = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=20)
 location_ids = names.filter(lambda s: s.strip() != "")
 
 

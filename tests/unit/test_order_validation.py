@@ -201,3 +201,15 @@ def test_validation_does_not_modify_its_input() -> None:
     before = copy.deepcopy(order)
     validate_order(order)
     assert order == before
+
+
+def test_nul_characters_are_a_validation_error_anywhere() -> None:
+    # PostgreSQL can store NUL in neither text nor JSONB: refuse it up front, never retry it.
+    order = with_changes(CustomerID="C\x001", Notes={"Gift\x00": "x"})
+    order["OrderLines"][1]["Engraving"] = "a\x00b"
+    issues = {(i.Code, i.Field) for i in validate_order(order).issues}
+    assert issues == {
+        (ErrorCode.NUL_CHARACTER, "CustomerID"),
+        (ErrorCode.NUL_CHARACTER, "Notes.Gift\\u0000"),
+        (ErrorCode.NUL_CHARACTER, "OrderLines[1].Engraving"),
+    }
