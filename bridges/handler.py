@@ -94,10 +94,15 @@ def choose_correlation_id(
     message_id: str | None,
     new_id: Callable[[], str],
 ) -> str:
-    """Header ``correlation-id``, else the ``CorrelationID`` field, else ``MessageID``, else new."""
+    """Header ``correlation-id``, else the ``CorrelationID`` field, else ``MessageID``, else new.
+
+    Non-printable characters are dropped: the ID goes into logs, headers and PostgreSQL, which
+    cannot store NUL.
+    """
     for candidate in (header_text(headers, CORRELATION_HEADER), correlation_field, message_id):
-        if candidate:
-            return candidate[:MAX_CORRELATION_ID_CHARS]
+        printable = "".join(ch for ch in candidate or "" if ch.isprintable())
+        if printable:
+            return printable[:MAX_CORRELATION_ID_CHARS]
     return new_id()
 
 

@@ -98,6 +98,13 @@ def test_correlation_id_is_bounded() -> None:
     assert chosen == "x" * 128
 
 
+def test_correlation_id_drops_control_characters() -> None:
+    chosen = choose_correlation_id([("correlation-id", b"ab\x00c\n")], None, None, lambda: "n")
+    assert chosen == "abc"
+    only_control = choose_correlation_id([("correlation-id", b"\x00\x01")], "fld", None, str)
+    assert only_control == "fld"
+
+
 def test_redriven_record_starts_a_later_attempt() -> None:
     decision = run(order(), [(dlq.H_REDRIVE_COUNT, b"2")])
     assert isinstance(decision, StartOrder)
