@@ -84,9 +84,11 @@ class SecurityProtocol(StrEnum):
     SASL_SSL = "SASL_SSL"
 
 
-class TopicProvisioning(StrEnum):
-    # Kafka: ``orderflow setup`` creates the topics. Event Hubs: the infrastructure creates the
-    # hubs, setup only verifies they exist.
+class Provisioning(StrEnum):
+    """What ``orderflow setup`` does with a resource the platform may not let the app create:
+    Kafka topics (Event Hubs hubs come from the infrastructure) and Temporal search attributes
+    (Temporal Cloud's come from its own tooling)."""
+
     CREATE = "create"
     VERIFY = "verify"
 
@@ -105,7 +107,7 @@ class KafkaSettings(BaseModel):
     partitions: Annotated[int, Field(ge=1, le=1000)] = 12
     replication_factor: Annotated[int, Field(ge=1, le=10)] = 1
     retention_ms: Annotated[int, Field(ge=-1)] = RETENTION_MS
-    topic_provisioning: TopicProvisioning = TopicProvisioning.CREATE
+    topic_provisioning: Provisioning = Provisioning.CREATE
     max_message_bytes: Annotated[int, Field(ge=1024, le=100 * 1024 * 1024)] = MAX_MESSAGE_BYTES
     client_id: str = "orderflow"
     request_timeout_ms: Annotated[int, Field(ge=1000)] = 30_000
@@ -149,6 +151,7 @@ class TemporalSettings(BaseModel):
     api_key: SecretStr | None = None
     tls_client_cert: Path | None = None
     tls_client_key: Path | None = None
+    search_attribute_provisioning: Provisioning = Provisioning.CREATE
 
     @field_validator("address")
     @classmethod

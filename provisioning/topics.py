@@ -1,6 +1,6 @@
-"""Topic provisioning as code: create the DESIGN.md topics, idempotently.
+"""Topic provisioning as code: create the DESIGN.md topics idempotently, or verify they exist.
 
-Used by ``orderflow topics create``, the local stack and the test fixtures. Libraries call it
+Used by ``orderflow setup``, ``orderflow topics create`` and the test fixtures. Libraries call it
 with plain values; only entry points turn settings into the arguments.
 """
 
@@ -69,6 +69,14 @@ async def create_topics(
                 message = entry[2] if len(entry) > 2 else ""
                 raise for_code(code)(f"creating topic {name}: {message}")
         return created
+
+
+async def missing_topics(
+    admin_options: dict[str, Any], topics: Iterable[str] = ALL_TOPICS
+) -> list[str]:
+    """Which of ``topics`` the cluster lacks (Event Hubs: hubs the infrastructure must create)."""
+    existing = set(await list_topics(admin_options))
+    return [name for name in dict.fromkeys(topics) if name not in existing]
 
 
 async def list_topics(admin_options: dict[str, Any]) -> list[str]:

@@ -13,6 +13,9 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from config.settings import Settings
 from db.urls import asyncpg_url, libpq_url
@@ -20,10 +23,12 @@ from orderflow.devstack.broker import start_broker
 from orderflow.devstack.components import APP_COMPONENTS, component_process
 from orderflow.devstack.net import free_port, port_open
 from orderflow.devstack.postgres import ensure_database, start_embedded_postgres
-from orderflow.devstack.process import ManagedProcess
+from orderflow.devstack.process import ManagedProcess, ServiceError
 from orderflow.devstack.settings import DevStackSettings
 from orderflow.devstack.temporal import start_temporal
-from provisioning.migrations import head_revision, upgrade
+
+if TYPE_CHECKING:
+    from workers.setup_job import SetupReport
 
 DATABASE_NAME = "orderflow"
 
@@ -98,6 +103,7 @@ class LocalStack:
         self._start_database()
         self._start_temporal()
         self._start_broker()
+        self._provision()
         self._start_components()
         return self.endpoints
 
@@ -124,8 +130,6 @@ class LocalStack:
             url = asyncpg_url(server.url(DATABASE_NAME))
             self.endpoints.started["postgres"] = f"embedded, data in {server.data_dir}"
         self.endpoints.database_url = url
-        upgrade(url, "head")
-        self.endpoints.started["migrations"] = f"at head ({head_revision()})"
 
     def _start_temporal(self) -> None:
         configured = self.settings.temporal.address
@@ -147,9 +151,6 @@ class LocalStack:
         self.endpoints.started["temporal"] = f"dev server, history in {self.state_dir}/temporal.db"
 
     def _start_broker(self) -> None:
-        from config.kafka import common_options
-        from provisioning.topics import create_topics
-
         kafka = self.settings.kafka
         if kafka.bootstrap_servers:
             servers = kafka.bootstrap_servers
@@ -163,14 +164,39 @@ class LocalStack:
             servers = broker.bootstrap_servers
             self.endpoints.started["broker"] = "tansu, in memory (topics are re-created)"
         self.endpoints.bootstrap_servers = servers
-        asyncio.run(
-            create_topics(
-                common_options(kafka.model_copy(update={"bootstrap_servers": servers})),
-                partitions=kafka.partitions,
-                replication_factor=kafka.replication_factor,
-                retention_ms=kafka.retention_ms,
-            )
+
+    def service_settings(self) -> Settings:
+        """The stack's settings pointed at the services it runs (what its children get)."""
+        settings, endpoints = self.settings, self.endpoints
+        return settings.model_copy(
+            update={
+                "database": settings.database.model_copy(
+                    update={"url": SecretStr(endpoints.database_url)}
+                ),
+                "kafka": settings.kafka.model_copy(
+                    update={"bootstrap_servers": endpoints.bootstrap_servers}
+                ),
+                "temporal": settings.temporal.model_copy(
+                    update={"address": endpoints.temporal_address}
+                ),
+            }
         )
+
+    def _provision(self) -> None:
+        """``orderflow setup`` against the stack: migrations, topics, search attributes."""
+        from config.temporal import temporal_client
+        from workers.setup_job import run_setup
+
+        settings = self.service_settings()
+
+        async def provision() -> SetupReport:
+            client = await temporal_client(settings.temporal)
+            return await run_setup(settings, client, echo=lambda _: None)
+
+        report = asyncio.run(provision())
+        if not report.ok:
+            raise ServiceError("setup: " + "; ".join(report.missing))
+        self.endpoints.started["setup"] = "; ".join(report.done)
 
     def _http_port(self, preferred: int) -> int:
         """``preferred`` when free, else any free port (the stack prints which)."""

