@@ -4,6 +4,7 @@ server). Offline and fast: nothing here needs the app's services."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -52,6 +53,7 @@ def load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
+@functools.cache
 def catalogue() -> dict[str, dict[str, Any]]:
     return {m["name"]: m for m in load_yaml(MONITORING / "metrics.yaml")["metrics"]}
 
@@ -60,6 +62,7 @@ def rule_files() -> list[Path]:
     return sorted(RULES_DIR.glob("*.yml"))
 
 
+@functools.cache
 def rules() -> list[dict[str, Any]]:
     return [
         rule
@@ -69,6 +72,7 @@ def rules() -> list[dict[str, Any]]:
     ]
 
 
+@functools.cache
 def alerts() -> dict[str, dict[str, Any]]:
     return {rule["alert"]: rule for rule in rules() if "alert" in rule}
 
@@ -77,6 +81,7 @@ def recorded_names() -> set[str]:
     return {rule["record"] for rule in rules() if "record" in rule}
 
 
+@functools.cache
 def dashboards() -> dict[str, dict[str, Any]]:
     return {
         path.name: json.loads(path.read_text(encoding="utf-8"))
@@ -425,19 +430,21 @@ def prometheus_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = workdir / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 15s\n", encoding="utf-8")
     port = free_port()
-    process = subprocess.Popen(
-        [
-            tool("prometheus"),
-            f"--config.file={config}",
-            f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / "prometheus.log").open("wb"),
-    )
+    log_path = workdir / "prometheus.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                tool("prometheus"),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(f"{url}/-/ready", process, workdir / "prometheus.log")
+        wait_until_ready(f"{url}/-/ready", process, log_path)
         yield url
     finally:
         process.terminate()
