@@ -173,11 +173,12 @@ def test_catalogue_entries_are_well_formed() -> None:
             assert re.fullmatch(r"[a-z_][a-z0-9_]*", label), (name, label)
             assert label not in {"job", "instance", "le", "__name__"}, (name, label)
         assert not _HISTOGRAM_SUFFIX.search(name), f"{name}: list histograms by base name"
-        if entry["type"] == "counter" and entry["source"] != "temporal-sdk":
-            assert name.endswith("_total"), f"{name}: our counters end in _total"
+        if entry["type"] == "counter":
+            assert name.endswith("_total"), f"{name}: counters end in _total"
+        if entry["type"] == "histogram" and entry["source"] != "orderflow":
+            # Temporal's unit_suffix appends the unit: every histogram it exports is a duration.
+            assert name.endswith("_seconds"), name
         if entry["source"] == "temporal-sdk":
-            # Core's exporter (counters_total_suffix=False) publishes counters without _total.
-            assert not name.endswith("_total"), name
             assert entry["components"] == ["worker"], name
 
 

@@ -1,6 +1,7 @@
 """Temporal worker: task slots, queue wait (schedule-to-start), polls, workflow outcomes.
 
-The SDK's counters carry no ``_total`` suffix (Core's exporter publishes them that way).
+The SDK's runtime appends ``_total`` to counters and ``_seconds`` to duration histograms
+(``config.temporal.metrics_runtime``).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def build(thresholds: dict[str, float]) -> Board:
             "Workflow task schedule-to-start",
             "Time workflow tasks wait in the task queue for a worker; the dashed line is the "
             "alert threshold (on p95).",
-            _schedule_to_start("temporal_workflow_task_schedule_to_start_latency"),
+            _schedule_to_start("temporal_workflow_task_schedule_to_start_latency_seconds"),
             unit="s",
             threshold=thresholds["schedule_to_start_p95_seconds"],
         ),
@@ -67,7 +68,7 @@ def build(thresholds: dict[str, float]) -> Board:
             "Activity schedule-to-start",
             "Time activity tasks wait in the task queue for a worker; the dashed line is the "
             "alert threshold (on p95).",
-            _schedule_to_start("temporal_activity_schedule_to_start_latency"),
+            _schedule_to_start("temporal_activity_schedule_to_start_latency_seconds"),
             unit="s",
             threshold=thresholds["schedule_to_start_p95_seconds"],
         ),
@@ -80,7 +81,7 @@ def build(thresholds: dict[str, float]) -> Board:
             [
                 Query(
                     "sum by (operation, status_code) "
-                    f"(rate(temporal_long_request_failure[{RATE}]))",
+                    f"(rate(temporal_long_request_failure_total[{RATE}]))",
                     "{{operation}} {{status_code}}",
                 )
             ],
@@ -91,7 +92,8 @@ def build(thresholds: dict[str, float]) -> Board:
             "Failed non-poll requests per second by RPC and gRPC status.",
             [
                 Query(
-                    f"sum by (operation, status_code) (rate(temporal_request_failure[{RATE}]))",
+                    "sum by (operation, status_code) "
+                    f"(rate(temporal_request_failure_total[{RATE}]))",
                     "{{operation}} {{status_code}}",
                 )
             ],
@@ -113,10 +115,10 @@ def build(thresholds: dict[str, float]) -> Board:
             "Sticky cache hits, misses, evictions",
             "Misses and forced evictions mean full history replays: the cache is too small.",
             [
-                Query(f"sum(rate(temporal_sticky_cache_hit[{RATE}]))", "hit"),
-                Query(f"sum(rate(temporal_sticky_cache_miss[{RATE}]))", "miss"),
+                Query(f"sum(rate(temporal_sticky_cache_hit_total[{RATE}]))", "hit"),
+                Query(f"sum(rate(temporal_sticky_cache_miss_total[{RATE}]))", "miss"),
                 Query(
-                    f"sum(rate(temporal_sticky_cache_total_forced_eviction[{RATE}]))",
+                    f"sum(rate(temporal_sticky_cache_total_forced_eviction_total[{RATE}]))",
                     "forced eviction",
                 ),
             ],
@@ -130,11 +132,11 @@ def build(thresholds: dict[str, float]) -> Board:
             "Workflow closes per second by workflow type.",
             [
                 Query(
-                    f"sum by (workflow_type) (rate(temporal_workflow_completed[{RATE}]))",
+                    f"sum by (workflow_type) (rate(temporal_workflow_completed_total[{RATE}]))",
                     "completed {{workflow_type}}",
                 ),
                 Query(
-                    f"sum by (workflow_type) (rate(temporal_workflow_failed[{RATE}]))",
+                    f"sum by (workflow_type) (rate(temporal_workflow_failed_total[{RATE}]))",
                     "failed {{workflow_type}}",
                 ),
             ],
@@ -147,7 +149,7 @@ def build(thresholds: dict[str, float]) -> Board:
             [
                 Query(
                     "sum by (workflow_type, failure_reason) "
-                    f"(rate(temporal_workflow_task_execution_failed[{RATE}]))",
+                    f"(rate(temporal_workflow_task_execution_failed_total[{RATE}]))",
                     "{{workflow_type}} {{failure_reason}}",
                 )
             ],
@@ -158,7 +160,8 @@ def build(thresholds: dict[str, float]) -> Board:
             "Failed activity attempts per second (each is retried per its retry policy).",
             [
                 Query(
-                    f"sum by (activity_type) (rate(temporal_activity_execution_failed[{RATE}]))",
+                    "sum by (activity_type) "
+                    f"(rate(temporal_activity_execution_failed_total[{RATE}]))",
                     "{{activity_type}}",
                 )
             ],
@@ -170,7 +173,7 @@ def build(thresholds: dict[str, float]) -> Board:
             [
                 Query(
                     "histogram_quantile(0.95, sum by (activity_type, le) "
-                    f"(rate(temporal_activity_execution_latency_bucket[{RATE}])))",
+                    f"(rate(temporal_activity_execution_latency_seconds_bucket[{RATE}])))",
                     "{{activity_type}} p95",
                 )
             ],
@@ -182,7 +185,7 @@ def build(thresholds: dict[str, float]) -> Board:
             [
                 Query(
                     "histogram_quantile(0.95, sum by (workflow_type, le) "
-                    f"(rate(temporal_workflow_task_execution_latency_bucket[{RATE}])))",
+                    f"(rate(temporal_workflow_task_execution_latency_seconds_bucket[{RATE}])))",
                     "{{workflow_type}} p95",
                 )
             ],
@@ -195,7 +198,7 @@ def build(thresholds: dict[str, float]) -> Board:
             [
                 Query(
                     f"histogram_quantile({q}, sum by (workflow_type, le) "
-                    f"(rate(temporal_workflow_endtoend_latency_bucket[{RATE}])))",
+                    f"(rate(temporal_workflow_endtoend_latency_seconds_bucket[{RATE}])))",
                     f"{{{{workflow_type}}}} p{round(q * 100)}",
                 )
                 for q in (0.5, 0.95)
