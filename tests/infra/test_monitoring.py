@@ -382,6 +382,18 @@ def test_dashboards_are_valid_with_unique_ids_and_the_datasource_variables() -> 
     assert "loki" in {v["name"] for v in dashboards()["logs.json"]["templating"]["list"]}
 
 
+def test_dashboard_panels_do_not_overlap() -> None:
+    for name, dashboard in dashboards().items():
+        taken: dict[tuple[int, int], str] = {}
+        for panel in dashboard["panels"]:
+            grid = panel["gridPos"]
+            assert grid["x"] + grid["w"] <= 24, (name, panel["title"])
+            for x in range(grid["x"], grid["x"] + grid["w"]):
+                for y in range(grid["y"], grid["y"] + grid["h"]):
+                    assert (x, y) not in taken, (name, panel["title"], taken[(x, y)])
+                    taken[(x, y)] = panel["title"]
+
+
 def test_api_latency_panels_draw_the_100ms_line() -> None:
     latency_panels = [
         panel
