@@ -371,6 +371,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "null": lambda: None,
     "json": json.loads,
     "objectKeys": lambda value: list(value),
+    "range": lambda start, count: list(range(start, start + count)),
     "cidrSubnet": _cidr_subnet,
     "parseCidr": _parse_cidr,
     "resourceId": _resource_id,
