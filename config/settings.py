@@ -203,6 +203,9 @@ class WorkerSettings(BaseModel):
     # /health/live, /health/ready and /metrics.
     http_host: str = ALL_INTERFACES
     http_port: Port = 8081
+    # Worker Deployment Versioning: the image tag as build ID turns it on (None: unversioned).
+    build_id: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    deployment_name: Annotated[str, Field(min_length=1)] = "orderflow"
 
 
 class BridgeSettings(BaseModel):

@@ -19,14 +19,15 @@ from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.persistence import PersistenceActivities
 from activities.publishing import PublishingActivities, RecordSender
 from activities.validation import ValidationActivities
 from config.database import engine_from
 from config.kafka import producer_options
-from config.settings import Settings
+from config.settings import Settings, WorkerSettings
 from config.telemetry import temporal_interceptors, trace_database
 from config.temporal import metrics_runtime, temporal_client
 from contracts.workflow_io import TASK_QUEUE
@@ -74,8 +75,10 @@ def build_order_worker(
     max_concurrent_activities: int = 100,
     max_concurrent_workflow_tasks: int = 100,
     graceful_shutdown: timedelta = timedelta(seconds=30),
+    deployment: WorkerDeploymentConfig | None = None,
 ) -> Worker:
-    """A worker for ``OrderWorkflow`` (sandboxed runner) with the given activities."""
+    """A worker for ``OrderWorkflow`` (sandboxed runner) with the given activities;
+    ``deployment``: Worker Deployment Versioning (see :func:`deployment_config`)."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -87,6 +90,31 @@ def build_order_worker(
         max_concurrent_local_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=graceful_shutdown,
+        deployment_config=deployment,
+    )
+
+
+def deployment_config(worker: WorkerSettings) -> WorkerDeploymentConfig | None:
+    """Worker Deployment Versioning when the worker knows its build (``ORDERFLOW_WORKER__BUILD_ID``,
+    the image tag): the worker joins deployment ``ORDERFLOW_WORKER__DEPLOYMENT_NAME`` as that
+    version, and receives tasks once the deploy sets the version current
+    (``temporal worker deployment set-current-version``). Without a build ID (the local stack,
+    tests) the worker is unversioned and takes every task of its queue.
+
+    Auto-upgrade, set here as the worker's default (the workflow itself may not name a
+    behaviour: Temporal refuses that on an unversioned worker): a running order moves to the
+    newest version at its next workflow task, so orders that live for weeks never pin old
+    workers. The price: every change must replay the histories of every released version
+    (``tests/histories/``) — new behaviour is guarded with ``workflow.patched``
+    (``docs/operations/workflow-changes.md``)."""
+    if worker.build_id is None:
+        return None
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(
+            deployment_name=worker.deployment_name, build_id=worker.build_id
+        ),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
     )
 
 
@@ -120,6 +148,7 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
             max_concurrent_activities=settings.worker.max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
             graceful_shutdown=timedelta(seconds=settings.worker.graceful_shutdown_s),
+            deployment=deployment_config(settings.worker),
         )
         log.info(
             "worker starting",

@@ -1,9 +1,13 @@
-"""Replays the committed histories in ``tests/histories/`` against today's ``OrderWorkflow``.
+"""Replays the committed histories of every released version against today's ``OrderWorkflow``.
 
-A failure here means a code change is not deterministic for orders that are already running:
-guard it with ``workflow.patched(...)`` or keep the old behaviour. After an intended,
-compatible change of the main paths, regenerate the histories from a real run (dev server,
-PostgreSQL, broker and the real worker)::
+``tests/histories/<release>/`` holds histories recorded with the workflow code of that release
+(the package version). Orders live for weeks and the worker fleet auto-upgrades running
+workflows, so today's code must replay every release's histories whose orders may still run. A
+failure here means a code change is not deterministic for orders that are already running:
+guard it with ``workflow.patched(...)`` or keep the old behaviour
+(``docs/operations/workflow-changes.md``). When releasing a workflow change, record the new
+release's histories from a real run (dev server, PostgreSQL, broker and the real worker), keeping
+the older releases' folders::
 
     ORDERFLOW_REGENERATE_HISTORIES=1 pytest tests/unit/test_workflow_replay.py -k regenerate
 
@@ -17,6 +21,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +38,23 @@ from workflows.runner import order_workflow_runner
 from workflows.start import start_order_workflow
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
+# Where this release's histories are recorded.
+RELEASE_HISTORIES = HISTORIES / version("orderflow")
 REGENERATE = os.environ.get("ORDERFLOW_REGENERATE_HISTORIES") == "1"
 
 Handle = WorkflowHandle[object, OrderStatusView]
 
 
 def _history_files() -> list[Path]:
-    return sorted(HISTORIES.glob("*.json"))
+    """Every release's histories (``<release>/<scenario>.json``)."""
+    return sorted(HISTORIES.glob("*/*.json"))
 
 
 def _load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(f"order-replay-{path.stem}", path.read_text())
 
 
-@pytest.mark.parametrize("path", _history_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", _history_files(), ids=lambda p: f"{p.parent.name}/{p.stem}")
 async def test_committed_history_replays_without_nondeterminism(path: Path) -> None:
     history = _load(path)
     replayer = Replayer(
@@ -60,12 +68,15 @@ async def test_committed_history_replays_without_nondeterminism(path: Path) -> N
     assert result.replay_failure is None
 
 
-def test_the_main_paths_have_histories() -> None:
-    assert {p.stem for p in _history_files()} >= {
-        "open_to_returned",
-        "delivered_return_window",
-        "validation_failure",
-    }
+def test_every_release_has_histories_of_the_main_paths() -> None:
+    releases = {path.parent for path in _history_files()}
+    assert releases
+    for release in releases:
+        assert {p.stem for p in release.glob("*.json")} >= {
+            "open_to_returned",
+            "delivered_return_window",
+            "validation_failure",
+        }, release.name
 
 
 # --------------------------------------------------------------------------- regeneration
@@ -144,9 +155,9 @@ SCENARIOS: dict[str, Callable[[Client], Awaitable[Handle]]] = {
 async def test_regenerate_histories(
     order_worker: Worker, temporal_dev_env: WorkflowEnvironment
 ) -> None:
-    HISTORIES.mkdir(exist_ok=True)
+    RELEASE_HISTORIES.mkdir(parents=True, exist_ok=True)
     for name, scenario in SCENARIOS.items():
         handle = await asyncio.wait_for(scenario(temporal_dev_env.client), timeout=120)
         history = await handle.fetch_history()
-        _save(HISTORIES / f"{name}.json", _scrubbed(history.to_json_dict()))
-    assert {p.stem for p in _history_files()} >= SCENARIOS.keys()
+        _save(RELEASE_HISTORIES / f"{name}.json", _scrubbed(history.to_json_dict()))
+    assert {p.stem for p in RELEASE_HISTORIES.glob("*.json")} >= SCENARIOS.keys()
