@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Regenerate requirements/runtime.lock: every package the container image installs, pinned with
-# the sha256 of each of its distributions, resolved for the image's interpreter (CPython 3.11 on
-# x86_64 Linux), from [project].dependencies in pyproject.toml only (no extras: the dev tools and
-# the local services never reach the image).
+# Regenerate the image's locks, each package pinned with the sha256 of each of its distributions
+# and resolved for the image's interpreter (CPython 3.11 on x86_64 Linux):
+#   requirements/runtime.lock  [project].dependencies of pyproject.toml only (no extras: the dev
+#                              tools and the local services never reach the image)
+#   requirements/build.lock    [build-system].requires (hatchling), so the image builds the app
+#                              wheel without fetching an unpinned build backend
 #
 #   scripts/lock.sh                       keep current pins where they still satisfy pyproject
 #   scripts/lock.sh --upgrade             newest versions of everything
@@ -17,6 +19,7 @@ cd "$(dirname "$0")/.."
 PYTHON_VERSION=3.11
 PYTHON_PLATFORM=x86_64-unknown-linux-gnu
 LOCK=requirements/runtime.lock
+BUILD_LOCK=requirements/build.lock
 
 if [ -n "${UV:-}" ]; then
     uv="$UV"
@@ -32,15 +35,20 @@ fi
 # --no-config: a developer's own uv.toml (another index, other defaults) must not shape the lock.
 # Hashes cover every distribution of each pinned version, so the same lock serves any Linux
 # base image (glibc or musl) that has wheels for it.
-"$uv" pip compile pyproject.toml \
-    --quiet \
-    --no-config \
-    --generate-hashes \
-    --python-version "$PYTHON_VERSION" \
-    --python-platform "$PYTHON_PLATFORM" \
-    --custom-compile-command "scripts/lock.sh" \
-    --output-file "$LOCK" \
-    "$@"
+compile() {
+    "$uv" pip compile \
+        --quiet \
+        --no-config \
+        --generate-hashes \
+        --python-version "$PYTHON_VERSION" \
+        --python-platform "$PYTHON_PLATFORM" \
+        --custom-compile-command "scripts/lock.sh" \
+        "$@"
+}
+extra_args=("$@")
+compile pyproject.toml --output-file "$LOCK" "${extra_args[@]}"
+python3 -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' |
+    compile - --output-file "$BUILD_LOCK" "${extra_args[@]}"
 
 # The digest of the sorted, stripped [project].dependencies strings; the test recomputes it.
 digest=$(python3 - <<'PY'
@@ -60,6 +68,12 @@ trap 'rm -f "$tmp"' EXIT
     echo "# pyproject-dependencies-sha256: $digest"
     grep -v '^# pyproject-dependencies-sha256:' "$LOCK" | sed '1,2d'
 } >"$tmp"
-# Index URLs never belong in the committed lock (uv omits them unless asked; this is a guard).
-grep -v -E '^--(index-url|extra-index-url|find-links|trusted-host)' "$tmp" >"$LOCK"
-echo "lock.sh: wrote $LOCK ($(grep -c '^[a-z0-9]' "$LOCK") packages)"
+cp "$tmp" "$LOCK"
+for file in "$LOCK" "$BUILD_LOCK"; do
+    # Index URLs never belong in a committed lock (uv omits them unless asked; this is a guard).
+    if grep -q -E '^--(index-url|extra-index-url|find-links|trusted-host)|://' "$file"; then
+        echo "lock.sh: $file names an index or URL; remove it before committing" >&2
+        exit 1
+    fi
+    echo "lock.sh: wrote $file ($(grep -c '^[a-z0-9]' "$file") packages)"
+done

