@@ -1,7 +1,7 @@
 """The app factory. One app owns, from start-up to shutdown (its lifespan): a database engine
-and session factory, a Temporal client and a Kafka probe for readiness.
+and session factory, and a Temporal client.
 
-    app = create_app(ApiDeps(database_url=..., connect_temporal=..., kafka_options=...))
+    app = create_app(ApiDeps(create_engine=..., connect_temporal=...))
 
 Routes: ``/health/live``, ``/health/ready``, ``/orders``, ``/orders/{order_id}``,
 ``/orders/{order_id}/status``, ``/metrics``; every response carries ``X-Correlation-ID``.
@@ -22,9 +22,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from api.deps import ApiDeps, ApiResources
 from api.metrics import HttpMetrics
 from api.middleware import RequestContextMiddleware
-from api.readiness import KafkaProbe
 from api.routers import health, metrics, orders
-from db.engine import create_engine, create_session_factory
+from db.engine import create_session_factory
 
 log = structlog.get_logger("orderflow.api")
 
@@ -35,25 +34,20 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSEr
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     config: ApiDeps = app.state.deps
-    engine = create_engine(
-        config.database_url, **{"application_name": "orderflow-api", **config.engine_options}
-    )
+    engine = config.create_engine()
     if config.on_engine is not None:
         config.on_engine(engine)
-    kafka = KafkaProbe(config.kafka_options)
     try:
         client = await config.connect_temporal()
         app.state.resources = ApiResources(
             engine=engine,
             session_factory=create_session_factory(engine),
             temporal=client,
-            kafka=kafka,
         )
         log.info("api started")
         yield
     finally:
         app.state.resources = None
-        await kafka.close()
         await engine.dispose()
         log.info("api stopped")
 

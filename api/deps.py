@@ -3,38 +3,30 @@ lifespan owns (:class:`ApiResources`), plus the FastAPI dependencies that hand t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 from fastapi import Request
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.readiness import KafkaProbe
-
 
 @dataclass(frozen=True, kw_only=True)
 class ApiDeps:
     """Everything :func:`api.app.create_app` needs, as values (no settings are read here).
 
-    * ``database_url``: asyncpg SQLAlchemy URL; ``engine_options``: keyword arguments of
-      :func:`db.engine.create_engine` (pool size, statement cache …).
+    * ``create_engine``: builds the process's database engine (``config.database.engine_from``).
     * ``connect_temporal``: returns the process's client (lazy, so the API starts while
       Temporal is down and readiness says so).
-    * ``kafka_options``: aiokafka client options (bootstrap servers, security) for the
-      readiness check.
     * ``token``: bearer token required for order data; None turns auth off (local stack).
     * ``metrics_registry``: where the HTTP metrics live (None: a registry of this app alone).
     * ``on_engine``: called with the new engine (e.g. to trace its SQL).
     """
 
-    database_url: str
+    create_engine: Callable[[], AsyncEngine]
     connect_temporal: Callable[[], Awaitable[Client]]
-    kafka_options: Mapping[str, Any]
     token: str | None = None
-    engine_options: Mapping[str, Any] = field(default_factory=dict)
     ready_timeout_s: float = 2.0
     update_timeout_s: float = 30.0
     metrics_registry: CollectorRegistry | None = None
@@ -48,7 +40,6 @@ class ApiResources:
     engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     temporal: Client
-    kafka: KafkaProbe
 
 
 def resources(request: Request) -> ApiResources:

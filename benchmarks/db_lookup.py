@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from db.engine import create_engine, create_session_factory
 from db.repository import get_order, list_orders
-from orderflow.migrate import upgrade_async
+from provisioning.migrations import upgrade_async
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCATIONS = [f"DC-{n:03d}" for n in range(50)]

@@ -39,12 +39,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 
+from config.kafka import common_options, producer_options
+from config.settings import KafkaSettings, Settings, TelemetrySettings, load_settings
+from config.telemetry import configure_logging
 from contracts.topics import ORDER_STATUS_V1
 from contracts.workflow_io import OrderWorkflowInput, OrderWorkflowOptions
 from db.engine import create_engine, create_session_factory
-from orderflow.kafka import common_options, producer_options
-from orderflow.settings import KafkaSettings, Settings, TelemetrySettings, load_settings
-from orderflow.telemetry import configure_logging
 from workers.order_worker import order_activities
 from workflows.order import OrderWorkflow
 from workflows.runner import order_workflow_runner
@@ -124,7 +124,7 @@ class OpenEvents:
     def __init__(self, bootstrap: str) -> None:
         self._consumer = AIOKafkaConsumer(
             ORDER_STATUS_V1,
-            **common_options(KafkaSettings(), bootstrap_servers=bootstrap),
+            **common_options(KafkaSettings(bootstrap_servers=bootstrap)),
             # Return each Open event at once; the default long poll would add to the latency.
             fetch_max_wait_ms=5,
         )
@@ -222,22 +222,23 @@ async def run_variant(
 async def services(args: argparse.Namespace) -> AsyncIterator[tuple[Client, str, str]]:
     """(Temporal client, database URL, bootstrap servers), started here unless configured."""
     if args.use_settings:
-        settings: Settings = load_settings()
-        from orderflow.devstack.discovery import bootstrap_servers
-        from workers.temporal_client import connect_temporal
+        from config.database import database_url as configured_url
+        from config.kafka import kafka_bootstrap
+        from config.settings import DATABASE, KAFKA, TEMPORAL
+        from config.temporal import temporal_client
 
-        assert settings.database.url is not None, "ORDERFLOW_DATABASE__URL is required"
+        settings: Settings = load_settings(DATABASE, KAFKA, TEMPORAL)
         yield (
-            await connect_temporal(settings),
-            settings.database.url.get_secret_value(),
-            bootstrap_servers(settings),
+            await temporal_client(settings.temporal),
+            configured_url(settings.database),
+            kafka_bootstrap(settings.kafka),
         )
         return
     from orderflow.devstack.broker import start_broker
     from orderflow.devstack.net import free_port
     from orderflow.devstack.process import find_binary
     from orderflow.devstack.temporal import search_attribute_args
-    from orderflow.topics import create_topics
+    from provisioning.topics import create_topics
 
     with tempfile.TemporaryDirectory(prefix="orderflow-bench-") as tmp:
         extra = [*search_attribute_args(), "--log-level", "error"]
@@ -253,7 +254,7 @@ async def services(args: argparse.Namespace) -> AsyncIterator[tuple[Client, str,
         broker = start_broker(host="127.0.0.1", port=free_port(), log_path=Path(tmp) / "b.log")
         try:
             await create_topics(
-                common_options(KafkaSettings(), bootstrap_servers=broker.bootstrap_servers),
+                common_options(KafkaSettings(bootstrap_servers=broker.bootstrap_servers)),
                 partitions=12,
                 replication_factor=1,
                 retention_ms=KafkaSettings().retention_ms,
@@ -271,7 +272,7 @@ async def fresh_database(tmp: Path) -> AsyncIterator[str]:
     import asyncpg
 
     from orderflow.devstack.net import port_open
-    from orderflow.migrate import upgrade_async
+    from provisioning.migrations import upgrade_async
 
     embedded = None
     admin = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -300,9 +301,7 @@ async def main(args: argparse.Namespace) -> None:
     configure_logging(TelemetrySettings(log_level="WARNING"))
     async with services(args) as (client, database_url, bootstrap):
         engine = create_engine(database_url, pool_size=20, max_overflow=20)
-        producer = AIOKafkaProducer(
-            **producer_options(KafkaSettings(), bootstrap_servers=bootstrap)
-        )
+        producer = AIOKafkaProducer(**producer_options(KafkaSettings(bootstrap_servers=bootstrap)))
         await producer.start()
         events = OpenEvents(bootstrap)
         await events.start()

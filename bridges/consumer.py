@@ -48,7 +48,9 @@ from bridges.handler import DeadLetterRecord, RecordCoordinates, StartOrder, dea
 from bridges.metrics import BridgeMetrics
 from bridges.offsets import PartitionOffsets
 from bridges.starter import StartFunction, StartRejectedError, is_transient, start_order
+from bridges.status import BridgeStatus
 from contracts.dlq import DlqStage
+from contracts.limits import MAX_MESSAGE_BYTES
 from contracts.topics import ORDER_CREATE_V1
 from contracts.workflow_io import OrderWorkflowOptions
 
@@ -60,7 +62,7 @@ T = TypeVar("T")
 class BridgeConfig:
     topic: str = ORDER_CREATE_V1
     max_in_flight: int = 64
-    max_message_bytes: int = 1_048_576
+    max_message_bytes: int = MAX_MESSAGE_BYTES
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
     poll_timeout_ms: int = 500
@@ -88,6 +90,7 @@ class OrderBridge:
         metrics: BridgeMetrics,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         tracer_provider: trace.TracerProvider | None = None,
+        status: BridgeStatus | None = None,
     ) -> None:
         self._consumer = consumer
         self._producer = producer
@@ -106,6 +109,8 @@ class OrderBridge:
         self._fatal: BaseException | None = None
         self._last_commit = 0.0
         self._stop = asyncio.Event()
+        # What the readiness probe reads (group membership and assignment).
+        self.status = status or BridgeStatus()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; then shut down as described above and return.
@@ -344,11 +349,14 @@ class OrderBridge:
             if remaining <= 0:
                 break
             await asyncio.wait(self._tasks, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        self.status.revoked()
         await self._commit(revoked)
         self._offsets.forget(revoked)
         log.info("bridge.partitions_revoked", partitions=sorted(str(tp) for tp in revoked))
 
     def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.status.assigned(assigned)
+        self._metrics.assigned_partitions.set(len(assigned))
         log.info("bridge.partitions_assigned", partitions=sorted(str(tp) for tp in assigned))
 
     async def _shutdown(self) -> None:

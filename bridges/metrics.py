@@ -14,6 +14,7 @@ class BridgeMetrics:
     commits: Counter
     in_flight: Gauge
     paused: Gauge
+    assigned_partitions: Gauge
     registry: CollectorRegistry
 
     @classmethod
@@ -45,6 +46,11 @@ class BridgeMetrics:
             paused=Gauge(
                 "orderflow_bridge_paused",
                 "1 while fetching is paused because Temporal or the broker is unavailable.",
+                registry=registry,
+            ),
+            assigned_partitions=Gauge(
+                "orderflow_bridge_assigned_partitions",
+                "Partitions of order.create.v1 this bridge holds (0 for an idle member).",
                 registry=registry,
             ),
             registry=registry,

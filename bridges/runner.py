@@ -19,21 +19,9 @@ from bridges.backoff import StopRequestedError, retry_until_done
 from bridges.consumer import BridgeConfig, OrderBridge
 from bridges.metrics import BridgeMetrics
 from bridges.starter import StartFunction
+from bridges.status import BridgeStatus
 
 log = structlog.get_logger("orderflow.bridge")
-
-
-def dead_letter_producer_options(
-    producer_options: dict[str, Any], consumer_options: dict[str, Any]
-) -> dict[str, Any]:
-    """Producer options that can write back any record the consumer can fetch.
-
-    Oversized records go to the DLQ with their original bytes, so the producer's request limit
-    must be at least the consumer's per-partition fetch size.
-    """
-    fetchable = int(consumer_options.get("max_partition_fetch_bytes", 1_048_576))
-    current = int(producer_options.get("max_request_size", 1_048_576))
-    return {**producer_options, "max_request_size": max(current, fetchable + 64 * 1024)}
 
 
 async def _start_when_reachable(
@@ -65,13 +53,14 @@ async def run_bridge(
     metrics: BridgeMetrics,
     stop: asyncio.Event,
     tracer_provider: TracerProvider | None = None,
+    status: BridgeStatus | None = None,
 ) -> None:
     """Consume until ``stop`` is set, then commit what is done and close the Kafka clients.
 
     ``tracer_provider``: where the per-record spans go (default: the global one, a no-op
     unless tracing is configured).
     """
-    producer = AIOKafkaProducer(**dead_letter_producer_options(producer_options, consumer_options))
+    producer = AIOKafkaProducer(**producer_options)
     consumer = AIOKafkaConsumer(**consumer_options)
     try:
         await _start_when_reachable(producer, "producer", config, stop)
@@ -85,6 +74,7 @@ async def run_bridge(
             config=config,
             metrics=metrics,
             tracer_provider=tracer_provider,
+            status=status,
         )
         await bridge.run(stop)
     except StopRequestedError:

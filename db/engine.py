@@ -69,6 +69,9 @@ def create_engine(
         pool_timeout=pool_timeout_s,
         pool_pre_ping=pool_pre_ping,
         echo=echo,
+        # Errors must not carry parameter values (order data) into DLQ headers, workflow
+        # failures or logs.
+        hide_parameters=True,
         connect_args=connect_args,
         json_serializer=dumps_exact,
         json_deserializer=loads_exact,

@@ -1,7 +1,7 @@
 """Alembic environment: async (asyncpg), one transaction per run, serialized by an advisory lock.
 
 The database URL comes from, in order: ``Config.attributes["database_url"]`` (set by
-:mod:`orderflow.migrate`), ``alembic -x database_url=...``, then ``ORDERFLOW_DATABASE__URL``.
+:mod:`provisioning.migrations`), else ``alembic -x database_url=...``.
 A caller that already holds a connection can pass it as ``Config.attributes["connection"]``.
 """
 
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from db.engine import pgbouncer_safe_connect_args
 from db.models import Base
+from db.urls import asyncpg_url
 
 config = context.config
 target_metadata = Base.metadata
@@ -30,15 +31,12 @@ def database_url() -> str:
         "database_url"
     )
     if not url:
-        from orderflow.settings import load_settings
-
-        secret = load_settings().database.url
-        url = secret.get_secret_value() if secret is not None else None
-    if not url:
-        raise RuntimeError("no database URL: set ORDERFLOW_DATABASE__URL or -x database_url=...")
-    scheme, rest = str(url).split("://", 1)
+        raise RuntimeError(
+            "no database URL: use `orderflow db upgrade` (ORDERFLOW_DATABASE__URL) or "
+            "`alembic -x database_url=postgresql://...`"
+        )
     # The migrations run on asyncpg whatever driver the URL names.
-    return f"postgresql+asyncpg://{rest}" if scheme in {"postgresql", "postgres"} else str(url)
+    return asyncpg_url(str(url))
 
 
 def configure(connection: Connection | None = None, url: str | None = None) -> None:
@@ -89,7 +87,7 @@ def run_migrations_online() -> None:
 
 
 # Only the `alembic` command line configures logging from alembic.ini; the application's own
-# logging is left alone when orderflow.migrate runs the migrations.
+# logging is left alone when provisioning.migrations runs the migrations.
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 

@@ -1,6 +1,6 @@
-"""``python -m orderflow`` runs the CLI (the local stack starts its components this way)."""
+"""``python -m orderflow``: the same as the ``orderflow`` console script."""
 
-from orderflow.cli import app
+from orderflow.cli import main
 
 if __name__ == "__main__":
-    app(prog_name="orderflow")
+    main()

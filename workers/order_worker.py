@@ -24,17 +24,22 @@ from temporalio.worker import Worker
 from activities.persistence import PersistenceActivities
 from activities.publishing import PublishingActivities, RecordSender
 from activities.validation import ValidationActivities
+from config.database import engine_from
+from config.kafka import producer_options
+from config.settings import Settings
+from config.telemetry import temporal_interceptors, trace_database
+from config.temporal import metrics_runtime, temporal_client
 from contracts.workflow_io import TASK_QUEUE
-from db.engine import create_engine, create_session_factory
-from orderflow.devstack.discovery import bootstrap_servers
-from orderflow.kafka import producer_options
-from orderflow.settings import Settings
-from orderflow.telemetry import temporal_interceptors, trace_database
-from workers.temporal_client import connect_temporal, temporal_address
+from db.engine import create_session_factory
+from probes.checks import check_database, check_polling
+from probes.server import ProbeServer, relay_metrics
+from workers.signals import free_loopback_port, stop_on_signals
 from workflows.order import OrderWorkflow
 from workflows.runner import order_workflow_runner
 
 log = structlog.get_logger("orderflow.worker")
+
+PROBE_TIMEOUT_S = 2.0
 
 
 def order_activities(
@@ -85,38 +90,25 @@ def build_order_worker(
     )
 
 
-def _database_url(settings: Settings) -> str:
-    if settings.database.url is None:
-        raise RuntimeError("ORDERFLOW_DATABASE__URL is not set (`orderflow dev` sets it)")
-    return settings.database.url.get_secret_value()
+async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | None = None) -> None:
+    """Run the order worker until SIGTERM / Ctrl-C (or the worker fails), then shut down.
 
-
-async def run_worker(
-    settings: Settings, *, stop: asyncio.Event, tracer_provider: TracerProvider | None = None
-) -> None:
-    """Run the order worker until ``stop`` is set (or the worker fails), then shut down.
-
-    With a ``tracer_provider`` (``orderflow.telemetry.configure_tracing``) the workflow, its
+    With a ``tracer_provider`` (``config.telemetry.configure_tracing``) the workflow, its
     activities, their SQL statements and publishes are traced.
     """
-    db = settings.database
-    engine = create_engine(
-        _database_url(settings),
-        pool_size=db.pool_size,
-        max_overflow=db.max_overflow,
-        pool_timeout_s=db.pool_timeout_s,
-        statement_cache=db.statement_cache,
-        echo=db.echo,
-        application_name="orderflow-worker",
-    )
+    stop = stop_on_signals()
+    engine = engine_from(settings.database, application_name="orderflow-worker")
     if tracer_provider is not None:
         trace_database(engine, tracer_provider)
-    producer = AIOKafkaProducer(
-        **producer_options(settings.kafka, bootstrap_servers=bootstrap_servers(settings))
-    )
+    producer = AIOKafkaProducer(**producer_options(settings.kafka))
+    # The SDK serves its metrics on a loopback port of its own; /metrics on the worker's port
+    # relays them, so Prometheus scrapes one endpoint per process.
+    sdk_metrics = f"127.0.0.1:{free_loopback_port()}"
     try:
-        client = await connect_temporal(
-            settings, interceptors=temporal_interceptors(tracer_provider)
+        client = await temporal_client(
+            settings.temporal,
+            interceptors=temporal_interceptors(tracer_provider),
+            runtime=metrics_runtime(sdk_metrics),
         )
         await producer.start()
         worker = build_order_worker(
@@ -132,10 +124,21 @@ async def run_worker(
         log.info(
             "worker starting",
             task_queue=settings.temporal.task_queue,
-            temporal=temporal_address(settings),
+            temporal=settings.temporal.address,
             namespace=settings.temporal.namespace,
         )
-        await _run_until_stopped(worker, stop)
+        probes = ProbeServer(
+            component="worker",
+            checks={
+                "database": lambda: check_database(engine),
+                "temporal": lambda: check_polling(client, worker.task_queue, PROBE_TIMEOUT_S),
+            },
+            extra_metrics=lambda: relay_metrics(f"http://{sdk_metrics}/metrics"),
+            timeout_s=PROBE_TIMEOUT_S,
+        )
+        http = settings.worker
+        async with probes.serving(host=http.http_host, port=http.http_port, stop=stop):
+            await _run_until_stopped(worker, stop)
     finally:
         await producer.stop()
         await engine.dispose()

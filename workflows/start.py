@@ -48,7 +48,7 @@ async def start_order_workflow(
     * Static summary for the Web UI: order, location, line count, total (read leniently from
       the raw message; the workflow validates it properly).
     * ``order.options`` carries the worker settings the workflow needs (retry budget, return
-      window); build it with ``workers.workflow_options.workflow_options(settings)``.
+      window); build it with ``config.workflow.workflow_options(settings)``.
     * ``request_eager_start``: only useful when a worker for ``task_queue`` runs on this same
       client; saves the first workflow task's round trip.
     * ``rpc_timeout``: deadline of the start call itself (Temporal's default when None).

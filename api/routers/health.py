@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response, status
 
 from api.deps import ApiDeps, ApiResources, deps, resources
-from api.readiness import check_all
-from api.schemas import CheckBody, LiveBody, ReadyBody
+from api.schemas import LiveBody, ReadyBody
+from probes.checks import check_database, check_temporal, ready_body, run_checks
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -28,15 +28,17 @@ async def ready(
     held: Annotated[ApiResources, Depends(resources)],
     config: Annotated[ApiDeps, Depends(deps)],
 ) -> ReadyBody:
-    """200 when PostgreSQL, Temporal and Kafka answer; 503 naming the parts that don't."""
-    results = await check_all(
-        held.engine, held.temporal, held.kafka, timeout_s=config.ready_timeout_s
+    """200 when PostgreSQL and Temporal answer; 503 naming the parts that don't."""
+    timeout_s = config.ready_timeout_s
+    results = await run_checks(
+        {
+            # What the API itself needs; it never talks to the broker.
+            "database": lambda: check_database(held.engine),
+            "temporal": lambda: check_temporal(held.temporal, timeout_s),
+        },
+        timeout_s=timeout_s,
     )
-    failing = [result.name for result in results if not result.ok]
-    if failing:
+    body = ReadyBody.model_validate(ready_body(results))
+    if body.Failing:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    return ReadyBody(
-        Status="unavailable" if failing else "ready",
-        Failing=failing,
-        Checks={result.name: CheckBody(Ok=result.ok, Error=result.error) for result in results},
-    )
+    return body

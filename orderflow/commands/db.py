@@ -15,6 +15,7 @@ import typer
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
+    from config.settings import DatabaseSettings
     from db.backup import PgTools
     from db.stats import DatabaseStats
 
@@ -32,23 +33,30 @@ BinDir = Annotated[
 ]
 
 
-def _url(database_url: str | None) -> str:
-    from orderflow.settings import DatabaseSettings, load_settings
+def _database(database_url: str | None) -> DatabaseSettings:
+    """``--database-url`` if given, else ``ORDERFLOW_DATABASE__URL`` (ConfigError when neither)."""
+    from config.settings import DATABASE, DatabaseSettings, load_settings
 
     if database_url is not None:
-        validated = DatabaseSettings(url=database_url).url  # same driver normalisation
-    else:
-        validated = load_settings().database.url
-    if validated is None:
-        typer.echo("no database: set ORDERFLOW_DATABASE__URL or pass --database-url", err=True)
-        raise typer.Exit(2)
-    return validated.get_secret_value()
+        from db.urls import asyncpg_url
+
+        try:
+            return DatabaseSettings(url=asyncpg_url(database_url))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--database-url") from None
+    return load_settings(DATABASE).database
+
+
+def _url(database_url: str | None) -> str:
+    from config.database import database_url as url_of
+
+    return url_of(_database(database_url))
 
 
 @app.command()
 def upgrade(revision: str = "head", database_url: DatabaseUrl = None) -> None:
     """Migrate the database up to REVISION (default: head)."""
-    from orderflow.migrate import upgrade as run_upgrade
+    from provisioning.migrations import upgrade as run_upgrade
 
     run_upgrade(_url(database_url), revision)
     typer.echo(f"database at {revision}")
@@ -61,7 +69,7 @@ def downgrade(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Migrate the database down to REVISION ("base" drops every order table and its data)."""
-    from orderflow.migrate import downgrade as run_downgrade
+    from provisioning.migrations import downgrade as run_downgrade
 
     url = _url(database_url)
     if not yes:
@@ -116,14 +124,14 @@ def stats(
     """Table and index sizes, and the slowest statements (pg_stat_statements)."""
     from db.stats import format_stats
 
-    typer.echo(format_stats(asyncio.run(_collect(_url(database_url), limit))))
+    typer.echo(format_stats(asyncio.run(_collect(_database(database_url), limit))))
 
 
-async def _collect(url: str, limit: int) -> DatabaseStats:
-    from db.engine import create_engine
+async def _collect(database: DatabaseSettings, limit: int) -> DatabaseStats:
+    from config.database import engine_from
     from db.stats import collect_stats
 
-    engine = create_engine(url, pool_size=1, max_overflow=0)
+    engine = engine_from(database, application_name="orderflow-db-stats", pool_size=1)
     try:
         async with engine.connect() as connection:
             return await collect_stats(connection, limit=limit)

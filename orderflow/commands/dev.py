@@ -14,9 +14,12 @@ def dev() -> None:
     ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS) are used instead of started. Data and logs live in the
     state folder (ORDERFLOW_STATE_DIR, default ./.orderflow). Ctrl-C stops everything.
     """
+    from config.settings import read_settings
+    from orderflow.devstack.settings import DevStackSettings
     from orderflow.devstack.supervisor import run_dev_stack
 
     settings = load_settings_or_exit()
+    dev_settings = read_settings(DevStackSettings)
 
     def echo(line: str) -> None:
         typer.echo(line)
@@ -24,4 +27,4 @@ def dev() -> None:
     def echo_err(line: str) -> None:
         typer.echo(line, err=True)
 
-    raise typer.Exit(run_dev_stack(settings, echo=echo, echo_err=echo_err))
+    raise typer.Exit(run_dev_stack(settings, dev_settings, echo=echo, echo_err=echo_err))

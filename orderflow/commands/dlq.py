@@ -11,8 +11,6 @@ import typer
 
 from contracts.dlq import DlqStage
 from contracts.topics import DLQ_TOPICS
-from orderflow.commands.bridge import kafka_options
-from orderflow.commands.common import load_settings_or_exit
 
 app = typer.Typer(help="Dead-letter queues: list records, re-drive them.", no_args_is_help=True)
 
@@ -20,6 +18,15 @@ TopicOption = Annotated[
     list[str] | None,
     typer.Option("--topic", help="DLQ topic to read (repeatable); all DLQ topics by default."),
 ]
+
+
+def _kafka_options(*, group_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Consumer options (group ``group_id``) and producer options from the settings."""
+    from config.kafka import consumer_options, producer_options
+    from config.settings import KAFKA, load_settings
+
+    kafka = load_settings(KAFKA).kafka
+    return consumer_options(kafka, group_id=group_id), producer_options(kafka)
 
 
 @app.command("list")
@@ -31,7 +38,7 @@ def list_records(
     from bridges.redrive import list_dead_letters
 
     # No group: list_dead_letters reads without one and commits nothing.
-    consumer, _ = kafka_options(load_settings_or_exit(), group_id="")
+    consumer, _ = _kafka_options(group_id="")
     topics = topic or list(DLQ_TOPICS)
     for entry in asyncio.run(list_dead_letters(consumer, topics, limit=limit)):
         typer.echo(json.dumps(entry.describe(), ensure_ascii=False))
@@ -66,8 +73,8 @@ def redrive(
         typer.echo("--replace-value needs --order-id", err=True)
         raise typer.Exit(2)
     selection = RedriveFilter(stage=stage.value if stage else None, order_id=order_id)
-    consumer, producer = kafka_options(
-        load_settings_or_exit(), group_id=redrive_group(DLQ_REDRIVE_CONSUMER_GROUP, selection)
+    consumer, producer = _kafka_options(
+        group_id=redrive_group(DLQ_REDRIVE_CONSUMER_GROUP, selection)
     )
 
     def show(entry: Any, action: str) -> None:

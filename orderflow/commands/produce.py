@@ -84,11 +84,13 @@ def produce(
 ) -> None:
     """Publish order messages, keyed by ShipFromLocationID, to the broker of the settings.
 
-    Uses ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS, else the local stack's broker when it runs.
+    Needs ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS (`source .orderflow/dev.env` sets it for the
+    local stack).
     """
-    from orderflow.devstack.discovery import NoBrokerError, bootstrap_servers
-    from orderflow.kafka import producer_options
-    from orderflow.settings import SettingsError, load_settings
+    from config.kafka import producer_options
+    from config.settings import KAFKA, load_settings
+
+    options = producer_options(load_settings(KAFKA).kafka)
 
     if str(file) != "-" and not file.is_file():
         typer.echo(f"{file}: no such file", err=True)
@@ -101,11 +103,5 @@ def produce(
     for message in messages:
         if message.key is None:
             typer.echo(f"{file}:{message.line}: no ShipFromLocationID, sent without key", err=True)
-    try:
-        settings = load_settings()
-        options = producer_options(settings.kafka, bootstrap_servers=bootstrap_servers(settings))
-    except (SettingsError, NoBrokerError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
     headers = [(CORRELATION_HEADER, correlation_id.encode())] if correlation_id else []
     asyncio.run(_send(options, topic, messages, headers))

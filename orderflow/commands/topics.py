@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 app = typer.Typer(help="Kafka topics of Orderflow.", no_args_is_help=True)
 
 
-def _admin_options() -> tuple[Any, dict[str, Any]]:
-    from orderflow.devstack.discovery import NoBrokerError, bootstrap_servers
-    from orderflow.kafka import common_options
-    from orderflow.settings import SettingsError, load_settings
+def _admin_options() -> tuple[Settings, dict[str, Any]]:
+    from config.kafka import common_options
+    from config.settings import KAFKA, load_settings
 
-    try:
-        settings = load_settings()
-        servers = bootstrap_servers(settings)
-    except (SettingsError, NoBrokerError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    return settings, common_options(settings.kafka, bootstrap_servers=servers)
+    settings = load_settings(KAFKA)
+    return settings, common_options(settings.kafka)
 
 
 @app.command()
@@ -33,7 +30,7 @@ def create(
 ) -> None:
     """Create the six topics with 7-day retention; existing topics are left unchanged."""
     from contracts.topics import ALL_TOPICS
-    from orderflow.topics import create_topics
+    from provisioning.topics import create_topics
 
     settings, options = _admin_options()
     kafka = settings.kafka
@@ -52,7 +49,7 @@ def create(
 @app.command("list")
 def list_() -> None:
     """List the topics the broker has, with their retention."""
-    from orderflow.topics import list_topics, topic_configs
+    from provisioning.topics import list_topics, topic_configs
 
     _, options = _admin_options()
     names = asyncio.run(list_topics(options))

@@ -4,30 +4,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
-from orderflow.commands.common import load_settings_or_exit, stop_on_signals
-
-if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
-
-    from orderflow.settings import Settings
+from orderflow.commands.common import load_settings_or_exit
 
 
 def worker() -> None:
-    """Run the Temporal worker for orders (settings: ORDERFLOW_TEMPORAL__*, ORDERFLOW_WORKER__*)."""
-    from orderflow.telemetry import configure_logging, tracing
-
-    settings = load_settings_or_exit()
-    configure_logging(settings.telemetry)
-    with tracing(settings.telemetry, component="worker") as tracer_provider:
-        asyncio.run(_run(settings, tracer_provider))
-
-
-async def _run(settings: Settings, tracer_provider: TracerProvider | None) -> None:
+    """Run the Temporal worker for orders (needs ORDERFLOW_DATABASE__URL,
+    ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS and ORDERFLOW_TEMPORAL__ADDRESS)."""
+    from config.settings import DATABASE, KAFKA, TEMPORAL
+    from config.telemetry import configure_logging, tracing
     from workers.order_worker import run_worker
 
-    stop = stop_on_signals()
-    # The worker, its client, producer and engine are shut down inside run_worker, before the
-    # interpreter exits (a temporalio process exiting with live clients can crash at exit).
-    await run_worker(settings, stop=stop, tracer_provider=tracer_provider)
+    settings = load_settings_or_exit(DATABASE, KAFKA, TEMPORAL)
+    configure_logging(settings.telemetry)
+    with tracing(settings.telemetry, component="worker") as tracer_provider:
+        # The worker, its client, producer and engine are shut down inside run_worker, before
+        # the interpreter exits (a temporalio process exiting with live clients can crash).
+        asyncio.run(run_worker(settings, tracer_provider=tracer_provider))

@@ -8,25 +8,8 @@ from pathlib import Path
 
 from orderflow.devstack.process import ManagedProcess
 
-# The one list of application components, in start order. Each is ``orderflow <name>``; a
-# name is started only once its command is registered in the CLI (other issues add them).
+# The one list of application components, in start order. Each is ``orderflow <name>``.
 APP_COMPONENTS: tuple[str, ...] = ("worker", "bridge", "api")
-
-
-def registered_commands() -> set[str]:
-    """Names of the top-level ``orderflow`` commands and groups."""
-    import typer
-
-    from orderflow.cli import app
-
-    group = typer.main.get_command(app)
-    return set(getattr(group, "commands", {}))
-
-
-def available_components() -> list[str]:
-    """The components of ``APP_COMPONENTS`` whose command exists, in start order."""
-    registered = registered_commands()
-    return [name for name in APP_COMPONENTS if name in registered]
 
 
 def component_process(name: str, *, env: Mapping[str, str], log_dir: Path) -> ManagedProcess:

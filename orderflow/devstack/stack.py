@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from config.settings import Settings
+from db.urls import asyncpg_url, libpq_url
 from orderflow.devstack.broker import start_broker
-from orderflow.devstack.components import available_components, component_process
+from orderflow.devstack.components import APP_COMPONENTS, component_process
 from orderflow.devstack.net import free_port, port_open
 from orderflow.devstack.postgres import ensure_database, start_embedded_postgres
 from orderflow.devstack.process import ManagedProcess
+from orderflow.devstack.settings import DevStackSettings
 from orderflow.devstack.temporal import start_temporal
-from orderflow.migrate import head_revision, upgrade
-from orderflow.settings import Settings
+from provisioning.migrations import head_revision, upgrade
 
 DATABASE_NAME = "orderflow"
 
@@ -34,9 +37,20 @@ class Endpoints:
     temporal_address: str = ""
     temporal_ui_url: str | None = None
     bootstrap_servers: str = ""
-    bridge_metrics_url: str | None = None
+    worker_http_url: str | None = None
+    bridge_http_url: str | None = None
     api_url: str | None = None
     started: dict[str, str] = field(default_factory=dict)
+
+    def service_env(self) -> dict[str, str]:
+        """The settings that point a process at these services (what the children get, and
+        what ``<state>/dev.env`` holds for a second shell)."""
+        return {
+            "ORDERFLOW_STATE_DIR": str(self.state_dir),
+            "ORDERFLOW_DATABASE__URL": self.database_url,
+            "ORDERFLOW_TEMPORAL__ADDRESS": self.temporal_address,
+            "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap_servers,
+        }
 
     def child_env(self) -> dict[str, str]:
         """The environment of app components: the caller's, pointed at these services."""
@@ -44,28 +58,34 @@ class Endpoints:
 
         source_root = str(Path(orderflow.__file__).resolve().parent.parent)
         python_path = os.pathsep.join(p for p in (source_root, os.environ.get("PYTHONPATH")) if p)
-        return {
-            **os.environ,
-            "PYTHONPATH": python_path,
-            "ORDERFLOW_STATE_DIR": str(self.state_dir),
-            "ORDERFLOW_DATABASE__URL": self.database_url,
-            "ORDERFLOW_TEMPORAL__ADDRESS": self.temporal_address,
-            "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap_servers,
-        }
+        return {**os.environ, "PYTHONPATH": python_path, **self.service_env()}
+
+    def write_env_file(self, path: Path) -> None:
+        """``export`` lines for ``source <state>/dev.env`` (owner-only: it may hold a password)."""
+        lines = [
+            f"export {name}={shlex.quote(value)}\n" for name, value in self.service_env().items()
+        ]
+        path.write_text("".join(lines))
+        path.chmod(0o600)
 
 
 def safe_url(url: str) -> str:
     """The libpq form of a database URL (what psql takes), password masked, for printing."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=True)
+    return libpq_url(url)
 
 
 class LocalStack:
     """Starts the services in dependency order; ``stop()`` undoes whatever was started."""
 
-    def __init__(self, settings: Settings, *, echo: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        dev: DevStackSettings | None = None,
+        *,
+        echo: Callable[[str], None] = print,
+    ) -> None:
         self.settings = settings
+        self.dev = dev or DevStackSettings()
         self.echo = echo
         self.state_dir = settings.state_dir.expanduser().resolve()
         self.log_dir = self.state_dir / "logs"
@@ -92,7 +112,7 @@ class LocalStack:
             url = configured.get_secret_value()
             self.endpoints.started["postgres"] = "configured"
         else:
-            dev = self.settings.dev
+            dev = self.dev
             server = start_embedded_postgres(
                 self.state_dir / "postgres",
                 host=dev.host,
@@ -101,7 +121,7 @@ class LocalStack:
             )
             self.processes.append(server.process)
             asyncio.run(ensure_database(server.admin_url, DATABASE_NAME))
-            url = server.url(DATABASE_NAME).replace("postgresql://", "postgresql+asyncpg://", 1)
+            url = asyncpg_url(server.url(DATABASE_NAME))
             self.endpoints.started["postgres"] = f"embedded, data in {server.data_dir}"
         self.endpoints.database_url = url
         upgrade(url, "head")
@@ -113,7 +133,7 @@ class LocalStack:
             self.endpoints.temporal_address = configured
             self.endpoints.started["temporal"] = "configured"
             return
-        dev = self.settings.dev
+        dev = self.dev
         server = start_temporal(
             host=dev.host,
             port=dev.temporal_port,
@@ -127,15 +147,15 @@ class LocalStack:
         self.endpoints.started["temporal"] = f"dev server, history in {self.state_dir}/temporal.db"
 
     def _start_broker(self) -> None:
-        from orderflow.kafka import common_options
-        from orderflow.topics import create_topics
+        from config.kafka import common_options
+        from provisioning.topics import create_topics
 
         kafka = self.settings.kafka
         if kafka.bootstrap_servers:
             servers = kafka.bootstrap_servers
             self.endpoints.started["broker"] = "configured"
         else:
-            dev = self.settings.dev
+            dev = self.dev
             broker = start_broker(
                 host=dev.host, port=dev.broker_port, log_path=self.log_dir / "broker.log"
             )
@@ -145,21 +165,17 @@ class LocalStack:
         self.endpoints.bootstrap_servers = servers
         asyncio.run(
             create_topics(
-                common_options(kafka, bootstrap_servers=servers),
+                common_options(kafka.model_copy(update={"bootstrap_servers": servers})),
                 partitions=kafka.partitions,
                 replication_factor=kafka.replication_factor,
                 retention_ms=kafka.retention_ms,
             )
         )
 
-    def _bridge_metrics_port(self) -> int:
-        """``ORDERFLOW_BRIDGE__METRICS_PORT`` if set, else the dev port, else any free one."""
-        if self.settings.bridge.metrics_port is not None:
-            return self.settings.bridge.metrics_port
-        dev = self.settings.dev
-        if not port_open(dev.host, dev.bridge_metrics_port):
-            return dev.bridge_metrics_port
-        return free_port(dev.host)
+    def _http_port(self, preferred: int) -> int:
+        """``preferred`` when free, else any free port (the stack prints which)."""
+        host = self.dev.host
+        return preferred if not port_open(host, preferred) else free_port(host)
 
     def _api_port(self) -> int:
         """``ORDERFLOW_API__PORT`` if set, else 8000, else (taken) any free one."""
@@ -168,25 +184,26 @@ class LocalStack:
             return api.port
         return free_port(api.host)
 
+    def _component_env(self, name: str, env: dict[str, str]) -> dict[str, str]:
+        """Each component's own listening address, on loopback."""
+        host = self.dev.host
+        if name == "api":
+            host, port = self.settings.api.host, self._api_port()
+            self.endpoints.api_url = f"http://{host}:{port}"
+            return {**env, "ORDERFLOW_API__HOST": host, "ORDERFLOW_API__PORT": str(port)}
+        preferred = {"worker": self.dev.worker_http_port, "bridge": self.dev.bridge_http_port}
+        port = self._http_port(preferred[name])
+        setattr(self.endpoints, f"{name}_http_url", f"http://{host}:{port}")
+        group = f"ORDERFLOW_{name.upper()}__"
+        return {**env, f"{group}HTTP_HOST": host, f"{group}HTTP_PORT": str(port)}
+
     def _start_components(self) -> None:
         env = self.endpoints.child_env()
-        for name in available_components():
-            child_env = env
-            if name == "api":
-                host, port = self.settings.api.host, self._api_port()
-                child_env = {**env, "ORDERFLOW_API__HOST": host, "ORDERFLOW_API__PORT": str(port)}
-                self.endpoints.api_url = f"http://{host}:{port}"
-            if name == "bridge":
-                port = self._bridge_metrics_port()
-                child_env = {
-                    **env,
-                    "ORDERFLOW_BRIDGE__METRICS_PORT": str(port),
-                    "ORDERFLOW_BRIDGE__METRICS_HOST": self.settings.dev.host,
-                }
-                self.endpoints.bridge_metrics_url = (
-                    f"http://{self.settings.dev.host}:{port}/metrics"
-                )
-            process = component_process(name, env=child_env, log_dir=self.log_dir)
+        self.endpoints.write_env_file(self.state_dir / "dev.env")
+        for name in APP_COMPONENTS:
+            process = component_process(
+                name, env=self._component_env(name, env), log_dir=self.log_dir
+            )
             process.start()
             self.processes.append(process)
             self.endpoints.started[name] = f"pid {process.pid}, log {process.log_path}"

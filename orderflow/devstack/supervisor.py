@@ -12,9 +12,10 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
+from config.settings import Settings
 from orderflow.devstack.process import ServiceError
+from orderflow.devstack.settings import DevStackSettings
 from orderflow.devstack.stack import Endpoints, LocalStack, safe_url
-from orderflow.settings import Settings
 
 READY_LINE = "orderflow dev: ready (Ctrl-C stops everything)"
 # How often a running stack checks that its children are still alive.
@@ -36,15 +37,18 @@ def describe(endpoints: Endpoints) -> list[str]:
     lines.append(f"  Kafka broker     {endpoints.bootstrap_servers}")
     if endpoints.api_url:
         lines.append(f"  API              {endpoints.api_url} (docs {endpoints.api_url}/docs)")
-    if endpoints.bridge_metrics_url:
-        lines.append(f"  Bridge metrics   {endpoints.bridge_metrics_url}")
+    for name, url in (("Worker", endpoints.worker_http_url), ("Bridge", endpoints.bridge_http_url)):
+        if url:
+            lines.append(f"  {name + ' probes':<16} {url}/health/ready, {url}/metrics")
     lines.append(f"  State folder     {endpoints.state_dir}")
+    lines.append(f"  Other shells     source {endpoints.state_dir / 'dev.env'}")
     lines += [f"  {name:<16} {how}" for name, how in endpoints.started.items()]
     return lines
 
 
 def run_dev_stack(
     settings: Settings,
+    dev: DevStackSettings | None = None,
     *,
     echo: Callable[[str], None] = print,
     echo_err: Callable[[str], None] = print,
@@ -64,7 +68,7 @@ def run_dev_stack(
     previous = {
         sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
-    stack = LocalStack(settings, echo=echo)
+    stack = LocalStack(settings, dev, echo=echo)
     try:
         try:
             endpoints = stack.start()

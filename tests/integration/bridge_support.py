@@ -25,11 +25,11 @@ from bridges.consumer import BridgeConfig
 from bridges.metrics import BridgeMetrics
 from bridges.runner import run_bridge
 from bridges.starter import StartFunction, start_with_contract_helper
+from config.kafka import consumer_options, producer_options
+from config.settings import KafkaSettings
 from contracts.ids import workflow_id
 from contracts.topics import ORDER_CREATE_V1, dlq_topic
-from orderflow.kafka import consumer_options, producer_options
-from orderflow.settings import KafkaSettings
-from orderflow.topics import create_topics
+from provisioning.topics import create_topics
 from tests.fixtures.kafka import TEST_PARTITIONS, kafka_test_options
 
 Record = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
@@ -55,7 +55,7 @@ async def private_topic(bootstrap: str) -> str:
 
 
 async def produce(bootstrap: str, topic: str, records: Sequence[Record]) -> None:
-    options = producer_options(KafkaSettings(), bootstrap_servers=bootstrap)
+    options = producer_options(KafkaSettings(bootstrap_servers=bootstrap))
     producer = AIOKafkaProducer(**{**options, "max_request_size": LARGE_REQUEST})
     await producer.start()
     try:
@@ -94,7 +94,7 @@ async def exact_ends(
 
 async def read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` right now (no group, nothing committed)."""
-    options = consumer_options(KafkaSettings(), group_id="", bootstrap_servers=bootstrap)
+    options = consumer_options(KafkaSettings(bootstrap_servers=bootstrap), group_id="")
     consumer = AIOKafkaConsumer(**{**options, "group_id": None})
     await consumer.start()
     try:
@@ -114,7 +114,7 @@ async def read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, byt
 
 async def lag(bootstrap: str, group: str, topic: str) -> int:
     """Records of ``topic`` not yet committed by ``group`` (all of them when none committed)."""
-    options = consumer_options(KafkaSettings(), group_id=group, bootstrap_servers=bootstrap)
+    options = consumer_options(KafkaSettings(bootstrap_servers=bootstrap), group_id=group)
     consumer = AIOKafkaConsumer(**options)
     await consumer.start()
     try:
@@ -181,13 +181,11 @@ async def running_bridge(
     group = unique("orderflow-bridge")
     metrics = BridgeMetrics.create(CollectorRegistry())
     stop = asyncio.Event()
-    settings = KafkaSettings()
+    settings = KafkaSettings(bootstrap_servers=bootstrap)
     task = asyncio.create_task(
         run_bridge(
-            consumer_options=consumer_options(
-                settings, group_id=group, bootstrap_servers=bootstrap
-            ),
-            producer_options=producer_options(settings, bootstrap_servers=bootstrap),
+            consumer_options=consumer_options(settings, group_id=group),
+            producer_options=producer_options(settings),
             client=client,
             start=start,
             config=BridgeConfig(

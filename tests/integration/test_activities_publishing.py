@@ -17,13 +17,13 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.models import PublishReceipt
 from activities.publishing import H_EVENT_ID, PublishingActivities
+from config.kafka import producer_options
+from config.settings import KafkaSettings
 from contracts.dlq import DLQ_HEADER_NAMES, header_map
 from contracts.errors import ErrorCode, ValidationIssue
 from contracts.events import OrderStatusChangedV1, OrderValidationV1
 from contracts.topics import ORDER_CREATE_V1, ORDER_STATUS_V1, ORDER_VALIDATION_V1, dlq_topic
 from contracts.workflow_io import DeadLetter, KafkaOrigin
-from orderflow.kafka import producer_options
-from orderflow.settings import KafkaSettings
 from tests.fixtures.kafka import kafka_test_options
 from tests.fixtures.worker import unique_order_id
 
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def publishing(kafka_bootstrap: str) -> AsyncIterator[PublishingActivities]:
     producer = AIOKafkaProducer(
-        **producer_options(KafkaSettings(), bootstrap_servers=kafka_bootstrap)
+        **producer_options(KafkaSettings(bootstrap_servers=kafka_bootstrap))
     )
     await producer.start()
     try:

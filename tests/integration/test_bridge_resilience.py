@@ -30,7 +30,7 @@ from contracts.topics import BRIDGE_CONSUMER_GROUP, ORDER_CREATE_V1
 from orderflow.devstack.broker import start_broker
 from orderflow.devstack.net import free_port
 from orderflow.devstack.temporal import NAMESPACE, TemporalHandle, start_temporal
-from orderflow.topics import create_topics
+from provisioning.topics import create_topics
 from tests.fixtures.kafka import TEST_PARTITIONS, kafka_test_options
 from tests.fixtures.worker import order_message
 from tests.integration.bridge_support import (

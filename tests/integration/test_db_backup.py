@@ -23,7 +23,7 @@ from db.backup import (
 from db.engine import create_engine, create_session_factory
 from db.repository import change_status, upsert_order
 from orderflow.cli import app
-from orderflow.migrate import upgrade_async
+from provisioning.migrations import upgrade_async
 from tests.fixtures.database import EmptyDatabases, sample_order
 
 pytestmark = pytest.mark.integration

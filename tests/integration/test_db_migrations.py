@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection, make_url
 from db.backup import count_user_objects
 from db.engine import create_engine
 from db.models import Base
-from orderflow.migrate import downgrade, head_revision, upgrade, upgrade_async
+from provisioning.migrations import downgrade, head_revision, upgrade, upgrade_async
 from tests.fixtures.database import EmptyDatabases
 
 pytestmark = pytest.mark.integration
@@ -112,7 +112,7 @@ async def test_concurrent_upgrades_wait_for_each_other(empty_databases: EmptyDat
     """Three processes (say, workers starting together) migrate one empty database at once:
     the advisory lock lets one migrate, the others then find it at head."""
     url = await empty_databases.create("orderflow_migrate")
-    script = "import sys; from orderflow.migrate import upgrade; upgrade(sys.argv[1])"
+    script = "import sys; from provisioning.migrations import upgrade; upgrade(sys.argv[1])"
     processes = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-c", script, url, stderr=asyncio.subprocess.PIPE

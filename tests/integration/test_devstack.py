@@ -7,6 +7,7 @@ a second start on the same folder comes up with the data of the first.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import shutil
@@ -31,8 +32,8 @@ from orderflow.devstack.net import free_port, http_ok
 from orderflow.devstack.postgres import ensure_database, start_embedded_postgres
 from orderflow.devstack.process import ManagedProcess, ServiceError, find_binary, wait_until
 from orderflow.devstack.supervisor import READY_LINE
-from orderflow.migrate import head_revision
-from orderflow.topics import create_topics, list_topics, topic_configs
+from provisioning.migrations import head_revision
+from provisioning.topics import create_topics, list_topics, topic_configs
 from tests.fixtures.containers import containers_mode, require_docker
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -121,10 +122,10 @@ def dev_env(scratch_dir: Path) -> dict[str, str]:
         ORDERFLOW_DEV__TEMPORAL_UI_PORT=str(free_port()),
         ORDERFLOW_DEV__BROKER_PORT=str(free_port()),
         ORDERFLOW_DEV__POSTGRES_PORT=str(free_port()),
-        ORDERFLOW_DEV__BRIDGE_METRICS_PORT=str(free_port()),
+        ORDERFLOW_DEV__WORKER_HTTP_PORT=str(free_port()),
+        ORDERFLOW_DEV__BRIDGE_HTTP_PORT=str(free_port()),
         ORDERFLOW_API__PORT=str(free_port()),
     )
-    env.pop("ORDERFLOW_BRIDGE__METRICS_PORT", None)
     env.pop("ORDERFLOW_API__HOST", None)
     return env
 
@@ -137,10 +138,10 @@ def _addresses(env: dict[str, str]) -> tuple[str, str, str, str]:
     return temporal, ui, broker, database
 
 
-def _serves_bridge_metrics(url: str) -> bool:
+def _serves_metric(url: str, name: bytes) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
-            return b"orderflow_bridge_in_flight" in response.read()
+            return name in response.read()
     except OSError:
         return False
 
@@ -187,9 +188,16 @@ async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[st
         for address in (temporal, ui, broker, database):
             assert address in output
         assert http_ok(ui)
-        metrics = f"http://127.0.0.1:{dev_env['ORDERFLOW_DEV__BRIDGE_METRICS_PORT']}/metrics"
-        assert f"Bridge metrics   {metrics}" in output
-        wait_until(lambda: _serves_bridge_metrics(metrics), timeout_s=60)
+        # The worker and the bridge serve their probes and metrics on their own ports.
+        for name, metric in (
+            ("worker", b"temporal_worker_task_slots_available"),
+            ("bridge", b"orderflow_bridge_in_flight"),
+        ):
+            base = f"http://127.0.0.1:{dev_env[f'ORDERFLOW_DEV__{name.upper()}_HTTP_PORT']}"
+            assert f"{name.capitalize()} probes" in output
+            assert f"{base}/health/ready" in output
+            wait_until(functools.partial(http_ok, f"{base}/health/ready"), timeout_s=60)
+            wait_until(functools.partial(_serves_metric, f"{base}/metrics", metric), timeout_s=60)
         api = f"http://127.0.0.1:{dev_env['ORDERFLOW_API__PORT']}"
         assert f"API              {api}" in output
         # http_ok is False for a 503: ready means database, Temporal and broker all answer.

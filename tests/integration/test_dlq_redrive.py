@@ -17,13 +17,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bridges.redrive import RedriveFilter, redrive_dead_letters, redrive_group
-from bridges.runner import dead_letter_producer_options
+from config.kafka import consumer_options, producer_options
+from config.settings import KafkaSettings
 from contracts import dlq
 from contracts.dlq import header_map
 from contracts.ids import workflow_id
 from contracts.topics import ORDER_VALIDATION_V1, dlq_topic
-from orderflow.kafka import consumer_options, producer_options
-from orderflow.settings import KafkaSettings
 from tests.fixtures.worker import order_message
 from tests.integration.bridge_support import (
     Record,
@@ -142,15 +141,11 @@ async def test_validation_failure_is_dead_lettered_then_corrected_and_redriven(
 
         # Correct the order and re-drive it (the other one stays in the DLQ, passed over).
         corrected = order_message(missing, location="DC-01").encode()
-        settings = KafkaSettings()
+        settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
         group = f"orderflow-dlq-redrive-{uuid.uuid4().hex[:6]}"
         fix_one = RedriveFilter(stage="VALIDATE", order_id=missing)
-        consumer_opts = consumer_options(
-            settings, group_id=redrive_group(group, fix_one), bootstrap_servers=kafka_bootstrap
-        )
-        producer_opts = dead_letter_producer_options(
-            producer_options(settings, bootstrap_servers=kafka_bootstrap), consumer_opts
-        )
+        consumer_opts = consumer_options(settings, group_id=redrive_group(group, fix_one))
+        producer_opts = producer_options(settings)
 
         async def redrive(dry_run: bool) -> list[str]:
             report = await redrive_dead_letters(

@@ -1,7 +1,7 @@
 """One trace per order: the bridge's record span -> workflow start -> workflow run -> (local)
 activities -> SQL statements and Kafka publishes, on the real broker, Temporal and PostgreSQL.
 
-Everything is wired the way the entry points wire it (``orderflow.telemetry``), but with an
+Everything is wired the way the entry points wire it (``config.telemetry``), but with an
 explicit tracer provider that keeps spans in memory: the global provider is never set, so no
 other test sees these spans or this provider (OpenTelemetry allows a global one only once).
 """
@@ -22,12 +22,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import names
 from bridges.handler import StartOrder
+from config.kafka import producer_options
+from config.settings import KafkaSettings
+from config.telemetry import temporal_interceptors, trace_database, untrace_database
 from contracts.ids import workflow_id
 from contracts.topics import ORDER_STATUS_V1, ORDER_VALIDATION_V1
 from db.engine import create_engine, create_session_factory
-from orderflow.kafka import producer_options
-from orderflow.settings import KafkaSettings
-from orderflow.telemetry import temporal_interceptors, trace_database, untrace_database
 from tests.fixtures.worker import eventually, order_message, unique_order_id
 from tests.integration.bridge_support import private_topic, produce, running_bridge, unique
 from workers.order_worker import build_order_worker, order_activities
@@ -76,7 +76,7 @@ async def traced_worker(
     engine = create_engine(database_url, pool_size=2)
     trace_database(engine, tracer_provider)
     producer = AIOKafkaProducer(
-        **producer_options(KafkaSettings(), bootstrap_servers=kafka_bootstrap)
+        **producer_options(KafkaSettings(bootstrap_servers=kafka_bootstrap))
     )
     await producer.start()
     try:

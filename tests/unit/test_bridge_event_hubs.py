@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ssl
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from orderflow.commands.bridge import kafka_options
-from orderflow.settings import Settings
+from config.kafka import consumer_options, producer_options
+from config.settings import Settings
 
 CONNECTION_STRING = "Endpoint=sb://orders-ns.servicebus.windows.net/;SharedAccessKeyName=bridge;SharedAccessKey=s3cr3t"
 
@@ -25,6 +26,12 @@ def event_hubs_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return Settings(_env_file=None)
+
+
+def kafka_options(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the bridge process builds from its settings."""
+    kafka = settings.kafka
+    return consumer_options(kafka, group_id=settings.bridge.group_id), producer_options(kafka)
 
 
 def test_consumer_and_producer_options_carry_sasl_ssl(event_hubs_settings: Settings) -> None:

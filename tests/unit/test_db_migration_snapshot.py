@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 
 from contracts.status import ALLOWED_TRANSITIONS, OrderStatus, is_allowed
 from db.status_sql import status_codes_sql, transition_function_sql, transition_pairs
-from orderflow.migrate import alembic_config
+from provisioning.migrations import alembic_config
 
 
 def _revisions_newest_first() -> list[ModuleType]:

@@ -17,8 +17,8 @@ from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
 
-from orderflow.settings import TelemetrySettings
-from orderflow.telemetry import (
+from config.settings import TelemetrySettings
+from config.telemetry import (
     build_tracer_provider,
     configure_logging,
     configure_tracing,
@@ -169,8 +169,8 @@ def test_configured_tracing_exports_over_otlp_http() -> None:
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     script = (
         "from opentelemetry import trace\n"
-        "from orderflow.settings import TelemetrySettings\n"
-        "from orderflow.telemetry import tracing\n"
+        "from config.settings import TelemetrySettings\n"
+        "from config.telemetry import tracing\n"
         f"with tracing(TelemetrySettings(otlp_endpoint={endpoint!r}), component='worker'):\n"
         "    with trace.get_tracer('t').start_as_current_span('hello'):\n"
         "        pass\n"
@@ -193,8 +193,8 @@ def test_configured_tracing_exports_over_otlp_http() -> None:
 def test_temporal_info_is_a_field_not_repeated_in_the_message() -> None:
     from temporalio import activity, workflow
 
-    from orderflow.settings import TelemetrySettings
-    from orderflow.telemetry import configure_logging
+    from config.settings import TelemetrySettings
+    from config.telemetry import configure_logging
 
     configure_logging(TelemetrySettings())
     assert workflow.logger.workflow_info_on_message is False

@@ -26,7 +26,7 @@ from opentelemetry import trace
 from structlog.contextvars import bound_contextvars
 from structlog.typing import Processor
 
-from orderflow.settings import TelemetrySettings
+from config.settings import TelemetrySettings
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

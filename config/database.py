@@ -1,0 +1,31 @@
+"""The database engine of a process, from settings (one engine per process)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from config.settings import DATABASE, ConfigError, DatabaseSettings, env_name
+from db.engine import create_engine
+
+
+def database_url(database: DatabaseSettings) -> str:
+    """``ORDERFLOW_DATABASE__URL`` in its asyncpg form; :class:`ConfigError` when unset."""
+    if database.url is None:
+        raise ConfigError(f"{env_name(*DATABASE)} is not set")
+    return database.url.get_secret_value()
+
+
+def engine_from(
+    database: DatabaseSettings, *, application_name: str, pool_size: int | None = None
+) -> AsyncEngine:
+    """An asyncpg engine sized by the settings (``pool_size`` overrides them for one-shot
+    commands that need a single connection)."""
+    return create_engine(
+        database_url(database),
+        pool_size=database.pool_size if pool_size is None else pool_size,
+        max_overflow=database.max_overflow if pool_size is None else 0,
+        pool_timeout_s=database.pool_timeout_s,
+        statement_cache=database.statement_cache,
+        echo=database.echo,
+        application_name=application_name,
+    )

@@ -1,0 +1,72 @@
+"""The Temporal client of a process, from settings: self-hosted, dev server or Temporal Cloud."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from temporalio.client import Client, Interceptor
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import TLSConfig
+
+from config.settings import TEMPORAL, ConfigError, TemporalSettings, env_name
+
+
+def temporal_address(temporal: TemporalSettings) -> str:
+    """``ORDERFLOW_TEMPORAL__ADDRESS``; :class:`ConfigError` naming it when unset."""
+    if not temporal.address:
+        raise ConfigError(f"{env_name(*TEMPORAL)} is not set")
+    return temporal.address
+
+
+def _tls(temporal: TemporalSettings) -> TLSConfig | bool:
+    if temporal.tls_client_cert is not None and temporal.tls_client_key is not None:
+        # mTLS (self-hosted or Temporal Cloud with certificates).
+        return TLSConfig(
+            client_cert=temporal.tls_client_cert.read_bytes(),
+            client_private_key=temporal.tls_client_key.read_bytes(),
+        )
+    # An API key (Temporal Cloud) always needs TLS.
+    return temporal.tls or temporal.api_key is not None
+
+
+def metrics_runtime(bind_address: str) -> Runtime:
+    """A Temporal runtime whose SDK metrics (task slots, schedule-to-start, poll failures …)
+    Prometheus can read at ``http://{bind_address}/metrics``: counters end in ``_total``,
+    durations are seconds with a ``_seconds`` suffix. Also where workflow code's metric meter
+    (business counters that replays don't repeat) is exported."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=bind_address,
+                counters_total_suffix=True,
+                unit_suffix=True,
+                durations_as_seconds=True,
+            )
+        )
+    )
+
+
+async def temporal_client(
+    temporal: TemporalSettings,
+    *,
+    lazy: bool = False,
+    interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
+) -> Client:
+    """A client with the pydantic data converter, like every Orderflow client.
+
+    ``lazy``: connect on first use, so a process (the bridge, the API) can start while Temporal
+    is down. ``interceptors``: e.g. ``config.telemetry.temporal_interceptors(provider)``;
+    workers built from this client inherit those that are also worker interceptors.
+    """
+    return await Client.connect(
+        temporal_address(temporal),
+        namespace=temporal.namespace,
+        data_converter=pydantic_data_converter,
+        interceptors=interceptors,
+        tls=_tls(temporal),
+        api_key=temporal.api_key.get_secret_value() if temporal.api_key else None,
+        lazy=lazy,
+        runtime=runtime,
+    )

@@ -1,0 +1,178 @@
+"""The probe server of the worker and the bridge: ``/health/live``, ``/health/ready`` and
+``/metrics`` on the process's HTTP port, served by uvicorn inside the process's event loop.
+
+* ``/health/live`` is answered by that event loop, so a loop that is stuck (a blocking call, a
+  CPU-bound bug) stops answering and the orchestrator's liveness probe fails: exactly the case
+  a restart fixes.
+* ``/health/ready``: 200 while every check passes, else 503 naming the failing parts. Once the
+  process starts draining (SIGTERM) it answers 503 ``draining`` at once, so no new work is routed
+  to it while it finishes what it has.
+* ``/metrics``: the process's Prometheus registry, plus any other Prometheus text source the
+  process adds (the worker adds the Temporal SDK's own metrics).
+
+The readiness outcome is also exported as ``orderflow_ready{component}`` and
+``orderflow_ready_check{component,check}``, refreshed every ``refresh_s``, so dashboards and
+alerts see readiness without an orchestrator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+
+import httpx
+import structlog
+import uvicorn
+from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from probes.checks import Check, CheckResult, ready_body, run_checks
+
+log = structlog.get_logger("orderflow.probes")
+
+DRAINING = "draining"
+MetricsSource = Callable[[], Awaitable[bytes]]
+
+
+class ReadinessMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.ready = Gauge(
+            "orderflow_ready",
+            "1 while the process's /health/ready answers 200.",
+            ["component"],
+            registry=registry,
+        )
+        self.check = Gauge(
+            "orderflow_ready_check",
+            "1 while one readiness check of the process passes.",
+            ["component", "check"],
+            registry=registry,
+        )
+
+
+class ProbeServer:
+    """Probes and metrics of one process; ``checks`` decide readiness."""
+
+    def __init__(
+        self,
+        *,
+        component: str,
+        checks: Mapping[str, Check],
+        registry: CollectorRegistry = REGISTRY,
+        extra_metrics: MetricsSource | None = None,
+        timeout_s: float = 2.0,
+        refresh_s: float = 10.0,
+        readiness_metrics: ReadinessMetrics | None = None,
+    ) -> None:
+        self.component = component
+        self._checks = dict(checks)
+        self._registry = registry
+        self._extra_metrics = extra_metrics
+        self._timeout_s = timeout_s
+        self._refresh_s = refresh_s
+        self._metrics = readiness_metrics or ReadinessMetrics(registry)
+        self.draining = False
+        self.app = Starlette(
+            routes=[
+                Route("/health/live", self._live),
+                Route("/health/ready", self._ready),
+                Route("/metrics", self._metrics_text),
+            ]
+        )
+
+    async def readiness(self) -> list[CheckResult]:
+        """Run the checks now (draining counts as one failing check) and export the outcome."""
+        if self.draining:
+            results = [CheckResult(DRAINING, ok=False, error="shutting down")]
+        else:
+            results = await run_checks(self._checks, timeout_s=self._timeout_s)
+        for result in results:
+            self._metrics.check.labels(self.component, result.name).set(int(result.ok))
+        self._metrics.ready.labels(self.component).set(int(all(r.ok for r in results)))
+        return results
+
+    async def _live(self, _: Request) -> Response:
+        return JSONResponse({"Status": "live"})
+
+    async def _ready(self, _: Request) -> Response:
+        body = ready_body(await self.readiness())
+        return JSONResponse(body, status_code=200 if not body["Failing"] else 503)
+
+    async def _metrics_text(self, _: Request) -> Response:
+        text = generate_latest(self._registry)
+        if self._extra_metrics is not None:
+            try:
+                text += await self._extra_metrics()
+            except Exception as exc:  # their absence must not hide ours
+                log.warning("extra metrics unavailable", error=repr(exc))
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
+
+    async def _refresh(self) -> None:
+        while True:
+            await self.readiness()
+            await asyncio.sleep(self._refresh_s)
+
+    async def _drain_when(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.draining = True
+        self._metrics.ready.labels(self.component).set(0)
+        log.info("draining: readiness now 503", component=self.component)
+
+    @contextlib.asynccontextmanager
+    async def serving(
+        self, *, host: str, port: int, stop: asyncio.Event
+    ) -> AsyncIterator[ProbeServer]:
+        """Serve for the block; readiness turns 503 as soon as ``stop`` is set (SIGTERM), before
+        the process drains; on leaving the block the server stops (the process is exiting)."""
+        config = uvicorn.Config(
+            self.app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+        )
+        server = _QuietServer(config)
+        serving = asyncio.create_task(server.serve(), name=f"{self.component}-probes")
+        background = [
+            asyncio.create_task(self._refresh(), name=f"{self.component}-readiness"),
+            asyncio.create_task(self._drain_when(stop), name=f"{self.component}-drain"),
+        ]
+        try:
+            while not server.started:  # uvicorn offers no start event; this lasts milliseconds
+                if serving.done():
+                    # uvicorn logged why (port taken …) and raised SystemExit.
+                    raise OSError(f"probe server could not listen on {host}:{port}")
+                await asyncio.sleep(0.01)
+            log.info("probes serving", component=self.component, host=host, port=port)
+            yield self
+        finally:
+            server.should_exit = True
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            with contextlib.suppress(SystemExit):
+                await serving
+
+
+async def relay_metrics(url: str) -> bytes:
+    """Another Prometheus endpoint's text (the Temporal SDK's), to serve beside our own."""
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        response = await client.get(url)
+        response.raise_for_status()
+        return response.content
+
+
+class _QuietServer(uvicorn.Server):
+    """No signal handling of its own (the process handles SIGTERM); a failed bind raises
+    instead of calling ``sys.exit``."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

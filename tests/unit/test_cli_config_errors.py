@@ -1,0 +1,105 @@
+"""A process with missing or bad settings exits 2 with one line naming the variable.
+
+The real ``orderflow`` commands run as subprocesses with an empty environment (no ``ORDERFLOW_``
+variable, a working directory without ``.env``), so nothing falls back to a local address.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Every command that needs a service, with the variables it must name when none is set.
+REQUIRED = {
+    ("worker",): [
+        "ORDERFLOW_DATABASE__URL",
+        "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS",
+        "ORDERFLOW_TEMPORAL__ADDRESS",
+    ],
+    ("bridge",): ["ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS", "ORDERFLOW_TEMPORAL__ADDRESS"],
+    ("api",): ["ORDERFLOW_DATABASE__URL", "ORDERFLOW_TEMPORAL__ADDRESS"],
+    ("dlq", "list"): ["ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS"],
+    ("dlq", "redrive", "--dry-run"): ["ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS"],
+    ("db", "upgrade"): ["ORDERFLOW_DATABASE__URL"],
+    ("db", "stats"): ["ORDERFLOW_DATABASE__URL"],
+    ("topics", "create"): ["ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS"],
+    ("topics", "list"): ["ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS"],
+    ("produce", "-"): ["ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS"],
+}
+
+# Complete service settings, so the bad-value cases fail on exactly one variable.
+SERVICES = {
+    "ORDERFLOW_DATABASE__URL": "postgresql://app@db.invalid:5432/orders",
+    "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": "broker.invalid:9092",
+    "ORDERFLOW_TEMPORAL__ADDRESS": "temporal.invalid:7233",
+}
+
+
+def run_orderflow(
+    args: tuple[str, ...], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """``python -m orderflow ARGS`` with only ``env`` (plus what Python itself needs)."""
+    base = {"PATH": os.environ["PATH"], "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    return subprocess.run(
+        [sys.executable, "-m", "orderflow", *args],
+        env={**base, **env},
+        cwd=cwd,
+        input="{}",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def assert_one_line_naming(result: subprocess.CompletedProcess[str], *variables: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for variable in variables:
+        assert variable in lines[0]
+
+
+@pytest.mark.parametrize(("args", "variables"), list(REQUIRED.items()), ids=" ".join)
+def test_a_missing_service_address_is_named(
+    args: tuple[str, ...], variables: list[str], tmp_path: Path
+) -> None:
+    result = run_orderflow(args, {}, tmp_path)
+    assert_one_line_naming(result, *variables)
+    assert f"{variables[0]} is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "bad", "named"),
+    [
+        # TLS certificate without its key.
+        (("worker",), {"ORDERFLOW_TEMPORAL__TLS_CLIENT_CERT": "cert.pem"}, "TLS_CLIENT_KEY"),
+        # SASL without credentials; a mechanism without SASL.
+        (("bridge",), {"ORDERFLOW_KAFKA__SECURITY_PROTOCOL": "SASL_SSL"}, "SASL_USERNAME"),
+        (("dlq", "list"), {"ORDERFLOW_KAFKA__SASL_MECHANISM": "PLAIN"}, "SECURITY_PROTOCOL"),
+        # Unparseable addresses.
+        (("api",), {"ORDERFLOW_DATABASE__URL": "postgresql//nowhere"}, "DATABASE__URL"),
+        (("worker",), {"ORDERFLOW_TEMPORAL__ADDRESS": "temporal"}, "TEMPORAL__ADDRESS"),
+        (("produce", "-"), {"ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": "a:1,b"}, "BOOTSTRAP_SERVERS"),
+        (("db", "stats"), {"ORDERFLOW_DATABASE__URL": "mysql://root@db/orders"}, "DATABASE__URL"),
+        # The API on a public interface without a token.
+        (("api",), {"ORDERFLOW_API__HOST": "0.0.0.0"}, "ORDERFLOW_API__TOKEN"),
+    ],
+)
+def test_a_bad_value_is_named(
+    args: tuple[str, ...], bad: dict[str, str], named: str, tmp_path: Path
+) -> None:
+    (tmp_path / "cert.pem").write_text("not a certificate")
+    result = run_orderflow(args, {**SERVICES, **bad}, tmp_path)
+    assert_one_line_naming(result, named)
+
+
+def test_help_needs_no_settings(tmp_path: Path) -> None:
+    result = run_orderflow(("--help",), {}, tmp_path)
+    assert result.returncode == 0
+    assert "worker" in result.stdout
