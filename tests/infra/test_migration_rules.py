@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
-from orderflow.migrate import alembic_config, downgrade, migrations_dir, upgrade
+from provisioning.migrations import alembic_config, downgrade, migrations_dir, upgrade
 from tests.fixtures.database import EmptyDatabases
 from tests.integration.test_db_migrations import schema_objects
 
