@@ -406,7 +406,7 @@ def test_rollback_without_versioning_skips_temporal(fakes: Fakes) -> None:
 
 def test_shellcheck_passes() -> None:
     scripts = [str(path) for path in sorted(DEPLOY_DIR.glob("*.sh"))]
-    scripts.append(str(REPO_ROOT / "scripts" / "lock.sh"))
+    scripts += [str(REPO_ROOT / "scripts" / name) for name in ("lock.sh", "image-check.sh")]
     result = subprocess.run(
         [tool("shellcheck"), "--external-sources", "--severity=style", *scripts],
         capture_output=True,
