@@ -31,9 +31,14 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.orderflow-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+lock=requirements/runtime.lock
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[dev]'
+    # dev: test and lint tools; local: the services `orderflow dev` and the tests start.
+    # The image's lock constrains the runtime packages, so the suite tests the versions the image
+    # ships (hashes stripped: pip refuses hashed constraints outside --require-hashes mode).
+    sed -e '/^ *--hash=/d' -e 's/ *\\$//' "$lock" >.venv/runtime-constraints.txt
+    .venv/bin/python -m pip install -q -e '.[dev,local]' -c .venv/runtime-constraints.txt
     touch "$stamp"
 fi
 
