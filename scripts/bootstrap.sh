@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Debian packages:
 #   pgbouncer          the repository tests run through it (transaction mode)
 #   postgresql-client  pg_dump / pg_restore for `orderflow db backup|restore`
-#   shellcheck         lints the deploy scripts
+#   (the shell linter) shellcheck, which lints the deploy scripts
 #   prometheus         promtool (rule checks and rule unit tests) and the local Prometheus
 missing=()
 command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing+=(pgbouncer)

@@ -230,19 +230,12 @@ def test_healthcheck_fails_when_nothing_listens() -> None:
 
 # --------------------------------------------------------------------------- scripts/image-check.sh
 
-# Process commands that exist today. `setup` and `codec-server` are being built (issue 9, parts
-# 4 and 5): add them here when they land; the script already checks them by default.
-IMAGE_CHECK_COMMANDS = ("worker", "bridge", "api")
+# The image's process commands (its CMD choices).
+IMAGE_CHECK_COMMANDS = ("worker", "bridge", "api", "setup")
 
 
 @pytest.mark.integration
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(
-    strict=True,
-    reason="the wheel lacks probes/ ([tool.hatch.build.targets.wheel] packages in pyproject): "
-    "worker, bridge and api fail with ModuleNotFoundError in the image. Add 'probes' there, "
-    "then remove this marker.",
-)
 def test_image_check_passes() -> None:
     """An install from the locks alone runs and refuses to start without configuration."""
     result = subprocess.run(
