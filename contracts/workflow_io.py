@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.errors import ValidationIssue
+from contracts.limits import REASON_MAX_LENGTH
 
 WORKFLOW_TYPE = "OrderWorkflow"
 TASK_QUEUE = "orders"
@@ -110,7 +111,7 @@ class ValidationOutcome(_Frozen):
 
 class ChangeStatusRequest(_Frozen):
     to_status: int
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH)
     source: str = "api"
     correlation_id: str | None = None
 
