@@ -1,12 +1,13 @@
 """``python -m orderflow …`` as a child process of a test, the way an orchestrator runs it:
-started with an environment of settings, stopped with SIGTERM (the graceful path the tests
-check: exit code 0), killed when a test fails half-way, its output kept in a log file (a file,
-not a pipe: a chatty child must never block on a full pipe) and shown when the test fails.
+started with an environment of settings, stopped with SIGTERM (the graceful path: it must exit
+0), killed when the test failed half-way, its output kept in a log file (a file, not a pipe: a
+chatty child must never block on a full pipe) and printed, which pytest shows on failure.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -14,6 +15,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SETTINGS_PREFIX = "ORDERFLOW_"
+
+
+def clean_environment(**env: str) -> dict[str, str]:
+    """This process's environment without any ``ORDERFLOW_`` variable, plus ``env``: a child
+    sees exactly the settings the test gives it."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_PREFIX)}
+    return {**clean, **env}
 
 
 class OrderflowProcess:
@@ -65,14 +74,18 @@ class OrderflowProcess:
 
 @asynccontextmanager
 async def orderflow_process(
-    *args: str, env: Mapping[str, str], log_path: Path
+    *args: str, env: Mapping[str, str], log_path: Path, stop_timeout_s: float = 60.0
 ) -> AsyncIterator[OrderflowProcess]:
-    """A started :class:`OrderflowProcess`, killed on the way out if it still runs; its log is
-    printed then, which pytest shows when the test failed."""
+    """``orderflow ARGS`` for the block. Leaving the block normally sends SIGTERM and asserts
+    exit code 0; leaving it with an exception kills the process without judging its exit (the
+    test's own failure stays the one reported)."""
     process = OrderflowProcess(*args, env=env, log_path=log_path)
     await process.start()
     try:
         yield process
-    finally:
+    except BaseException:
         await process.ensure_stopped()
         print(process.log_text())
+        raise
+    code = await process.terminate(stop_timeout_s)
+    assert code == 0, f"orderflow {' '.join(args)} exited with {code}:\n{process.log_text()}"

@@ -6,7 +6,6 @@ the repository, or through a real workflow (the ``order_worker`` fixture) for st
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import uuid
@@ -30,9 +29,10 @@ from api.deps import ApiDeps
 from contracts.workflow_io import OrderStatusView
 from db.engine import create_engine
 from db.repository import change_status, upsert_order
-from orderflow.devstack.net import free_port, http_ok
+from orderflow.devstack.net import free_port
 from tests.fixtures.database import sample_order
 from tests.fixtures.worker import order_input
+from tests.helpers.http import wait_for_status
 from tests.helpers.ids import unique_order_id
 from tests.helpers.processes import orderflow_process
 from tests.helpers.starts import start_order
@@ -405,11 +405,9 @@ async def test_api_process_serves_and_exits_0_on_sigterm(
         "ORDERFLOW_API__TOKEN": TOKEN,
     }
     async with orderflow_process("api", env=env, log_path=tmp_path / "api.log") as process:
-        # http_ok is False for a 503: ready means the database and Temporal answer.
-        ready = f"http://127.0.0.1:{port}/health/ready"
-        await eventually(lambda: asyncio.to_thread(http_ok, ready), what="the API to be ready")
-        code = await process.terminate(timeout_s=30)
+        # Ready (200, not 503) means the database and Temporal answer.
+        await wait_for_status(f"http://127.0.0.1:{port}/health/ready", 200, timeout_s=30)
+    # Leaving the block sent SIGTERM and checked exit code 0.
     output = process.log_text()
-    assert code == 0, output
     assert "api stopped" in output
     assert TOKEN not in output

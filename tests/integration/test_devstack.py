@@ -8,7 +8,6 @@ a second start on the same folder comes up with the data of the first.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import queue
 import shutil
@@ -18,7 +17,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +35,7 @@ from orderflow.devstack.supervisor import READY_LINE
 from provisioning.migrations import head_revision
 from provisioning.topics import create_topics, list_topics, topic_configs
 from tests.fixtures.containers import containers_mode, require_docker
+from tests.helpers.http import wait_for_status
 from tests.helpers.waiting import eventually, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -141,14 +140,6 @@ def _addresses(env: dict[str, str]) -> tuple[str, str, str, str]:
     return temporal, ui, broker, database
 
 
-def _serves_metric(url: str, name: bytes) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return name in response.read()
-    except OSError:
-        return False
-
-
 def _search_attributes_listed(address: str) -> bool:
     result = subprocess.run(
         [find_binary("temporal"), "operator", "search-attribute", "list", "--address", address],
@@ -193,20 +184,18 @@ async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[st
         assert http_ok(ui)
         # The worker and the bridge serve their probes and metrics on their own ports.
         for name, metric in (
-            ("worker", b"temporal_worker_task_slots_available"),
-            ("bridge", b"orderflow_bridge_in_flight"),
+            ("worker", "temporal_worker_task_slots_available"),
+            ("bridge", "orderflow_bridge_in_flight"),
         ):
             base = f"http://127.0.0.1:{dev_env[f'ORDERFLOW_DEV__{name.upper()}_HTTP_PORT']}"
             assert f"{name.capitalize()} probes" in output
             assert f"{base}/health/ready" in output
-            ready = functools.partial(asyncio.to_thread, http_ok, f"{base}/health/ready")
-            await eventually(ready, timeout_s=60, what=f"{name} ready")
-            serves = functools.partial(asyncio.to_thread, _serves_metric, f"{base}/metrics", metric)
-            await eventually(serves, timeout_s=60, what=f"{name} metrics")
+            await wait_for_status(f"{base}/health/ready", 200)
+            await wait_for_status(f"{base}/metrics", 200, body=metric)
         api = f"http://127.0.0.1:{dev_env['ORDERFLOW_API__PORT']}"
         assert f"API              {api}" in output
-        # http_ok is False for a 503: ready means database, Temporal and broker all answer.
-        await eventually(lambda: asyncio.to_thread(http_ok, f"{api}/health/ready"), timeout_s=60)
+        # 200, not 503: the API's database and Temporal answer.
+        await wait_for_status(f"{api}/health/ready", 200)
         await eventually(
             lambda: asyncio.to_thread(_search_attributes_listed, temporal), timeout_s=30
         )

@@ -174,8 +174,7 @@ async def test_worker_process_runs_orders_and_exits_0_on_sigterm(
             assert view.status_code == 1000
 
         await eventually(is_open, timeout_s=90)
-        code = await process.terminate(timeout_s=60)
+    # Leaving the block sent SIGTERM and checked exit code 0.
     output = process.log_text()
-    assert code == 0, output
     assert "worker stopped" in output
     await handle.terminate("test done")
