@@ -4,10 +4,9 @@ The migrations in ``migrations/`` create exactly this schema (a test runs Alembi
 against a migrated database and expects no difference). Triggers and functions live only in
 the migrations (``0002_status_rules``), because autogenerate does not see them.
 
-Money and quantity columns hold the values of ``NUMERIC(18,4)`` but are declared as plain
-``NUMERIC`` with CHECK constraints: a ``NUMERIC(18,4)`` column silently *rounds* a fifth decimal,
-and money must be refused, not rounded. A trigger stores every accepted value at scale 4, so
-``12.34`` reads back as ``12.3400`` exactly as from a ``NUMERIC(18,4)`` column.
+Money and quantity columns accept exactly the values of ``NUMERIC(18,4)`` and refuse any other
+(never round); a trigger stores them at scale 4, so ``12.34`` reads back as ``12.3400``. Why
+they are ``NUMERIC`` with CHECKs: ``docs/decisions/0003-numeric-columns-with-checks.md``.
 """
 
 from __future__ import annotations
