@@ -28,7 +28,7 @@ from contracts.errors import (
     ORDER_NOT_FOUND,
     ORDER_VALIDATION_FAILED,
 )
-from contracts.order_create_v1 import loads, validate_order
+from contracts.order_create_v1.validation import parse_order
 from db.repository import (
     InvalidTransitionError,
     NewOrder,
@@ -54,15 +54,18 @@ class PersistenceActivities:
 
     @activity.defn(name=names.PERSIST_NEW_ORDER)
     async def persist_new_order(self, request: PersistOrderInput) -> PersistOrderResult:
-        """Insert the order, its lines and the first history row (status 1000), once."""
+        """Insert the order, its lines and the first history row (status 1000), once.
+
+        The raw message is parsed once (:func:`~contracts.order_create_v1.validation.parse_order`)
+        into the validated order and the JSON object stored beside it.
+        """
         log = activity_logger(request.order_id, request.correlation_id)
-        payload = loads(request.raw_message)
-        order = validate_order(payload).order
-        if order is None:
+        checked = parse_order(request.raw_message)
+        if checked.order is None or checked.payload is None:
             # Validation passed moments ago; only a contract change in between gets here.
             raise _business_error("order no longer passes validation", ORDER_VALIDATION_FAILED)
-        new_order = NewOrder.from_message(
-            order, correlation_id=request.correlation_id, raw_message=payload
+        new_order = NewOrder(
+            order=checked.order, correlation_id=request.correlation_id, raw_message=checked.payload
         )
         try:
             async with self._sessions.begin() as session:

@@ -9,11 +9,10 @@ duplicates. Events are keyed by ``ShipFromLocationID`` (the order ID when there 
 one order's events stay in one partition, in order. Every record carries the
 ``correlation-id`` header.
 
-Tracing: each publish is a ``{topic} publish`` span (OpenTelemetry API; a no-op unless the
-worker configured tracing). Written here rather than with the aiokafka instrumentation, which
-patches the producer and consumer classes process-wide, ends its span when the record is
-queued rather than acknowledged, and adds a ``traceparent`` header to every record sent —
-which would change the records we publish (a DLQ copy must keep the original headers).
+Tracing: each publish is a ``{topic} publish`` span that ends when the broker acknowledged the
+record (OpenTelemetry API; a no-op unless the worker configured tracing). Records are sent with
+exactly the headers given here: a DLQ copy keeps the original ones
+(``docs/decisions/0008-publish-spans-by-hand.md``).
 """
 
 from __future__ import annotations

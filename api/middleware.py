@@ -1,7 +1,8 @@
 """One pure-ASGI middleware around every request: correlation ID, metrics, a log line.
 
-* ``X-Correlation-ID``: the incoming header is used when it is 1-128 visible ASCII
-  characters, else a new UUID is made; it is on every response (errors included), in
+* ``X-Correlation-ID``: the incoming header is used when the contract's rule accepts it
+  (:mod:`contracts.correlation`, the same rule the bridge applies to ``correlation-id``), else a
+  new one is made; it is on every response (errors included), in
   ``request.state.correlation_id`` and bound to every log line written for the request.
 * Metrics: count and latency per route template (see :mod:`api.metrics`).
 * An exception no handler turned into a response becomes a logged 500 with the header, so
@@ -11,9 +12,7 @@
 from __future__ import annotations
 
 import json
-import re
 import time
-import uuid
 
 import structlog
 from starlette.datastructures import MutableHeaders
@@ -21,9 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bound_contextvars
 
 from api.metrics import UNMATCHED_ROUTE, HttpMetrics
+from contracts.correlation import accepted_correlation_id, new_correlation_id
 
 CORRELATION_HEADER = "X-Correlation-ID"
-_ACCEPTED = re.compile(r"^[\x21-\x7e]{1,128}$")
 # Probes and scrapes are frequent; their lines are logged at DEBUG.
 _QUIET_PREFIXES = ("/health/", "/metrics")
 
@@ -31,11 +30,9 @@ log = structlog.get_logger("orderflow.api")
 
 
 def incoming_correlation_id(raw: bytes | None) -> str | None:
-    """The client's correlation ID when it is acceptable, else None."""
-    if raw is None:
-        return None
-    text = raw.decode("latin-1").strip()
-    return text if _ACCEPTED.match(text) else None
+    """The client's correlation ID when the contract's rule accepts it, else None."""
+    # HTTP header values are bytes; latin-1 maps each one to a character, so nothing fails here.
+    return accepted_correlation_id(None if raw is None else raw.decode("latin-1"))
 
 
 def _route_template(scope: Scope) -> str:
@@ -54,7 +51,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         raw = dict(scope["headers"]).get(CORRELATION_HEADER.lower().encode())
-        correlation_id = incoming_correlation_id(raw) or str(uuid.uuid4())
+        correlation_id = incoming_correlation_id(raw) or new_correlation_id()
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         status = 500
         started = False

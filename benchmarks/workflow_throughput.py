@@ -39,16 +39,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 
+from bridges.handler import StartOrder
+from bridges.starter import start_order_workflow
 from config.kafka import common_options, producer_options
 from config.settings import KafkaSettings, Settings, TelemetrySettings, load_settings
 from config.telemetry import configure_logging
+from contracts.order_create_v1.envelope import loads_object, read_fields
 from contracts.topics import ORDER_STATUS_V1
 from contracts.workflow_io import OrderWorkflowInput, OrderWorkflowOptions
 from db.engine import create_engine, create_session_factory
 from workers.order_worker import order_activities
 from workflows.order import OrderWorkflow
 from workflows.runner import order_workflow_runner
-from workflows.start import start_order_workflow
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,9 @@ async def run_variant(
                 raw_message=order_message(order_id, n),
                 options=options,
             )
-            await start_order_workflow(client, order, task_queue=task_queue)
+            # What the bridge's handler reads from the message before it starts the workflow.
+            start = StartOrder(order, read_fields(loads_object(order.raw_message)))
+            await start_order_workflow(client, start, task_queue=task_queue)
             return started, await asyncio.wait_for(opened, timeout=300)
 
     async with worker:

@@ -7,33 +7,33 @@ generator), so every outcome is unit-testable and the consumer loop stays about 
 What goes to the DLQ here (``order.create.v1.dlq``): empty or oversized values, bytes that are
 not UTF-8 JSON, JSON that is not an object (stage ``DESERIALIZE``); objects without a usable
 ``OrderID`` or with an unknown major ``SchemaVersion`` (stage ``SCHEMA``). Everything else
-becomes a workflow start; the workflow validates the order fully.
+becomes a workflow start; the workflow validates the order fully. The value is parsed here
+once: the start carries what was read (location, line count, total) to the starter.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from contracts import dlq
+from contracts.correlation import accepted_correlation_id, new_correlation_id
 from contracts.ids import workflow_id
-from contracts.order_create_v1 import (
+from contracts.order_create_v1.envelope import (
+    MessageFields,
     PoisonMessage,
     loads_object,
-    optional_text,
     parse_envelope,
+    read_fields,
 )
 from contracts.topics import dlq_topic
 from contracts.workflow_io import KafkaOrigin, OrderWorkflowInput, OrderWorkflowOptions
 
 Headers = Sequence[tuple[str, bytes]]
 
-# Header names a producer may use for the correlation ID (the first one present wins).
+# The header a producer may set for the correlation ID (it wins over the message's fields).
 CORRELATION_HEADER = dlq.H_CORRELATION_ID
-# Correlation IDs travel in search attributes and logs: longer ones are cut to this size.
-MAX_CORRELATION_ID_CHARS = 128
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,18 @@ class RecordCoordinates:
 
 @dataclass(frozen=True)
 class StartOrder:
-    """Start ``OrderWorkflow`` for this order (the ID is ``order-{OrderID}``)."""
+    """Start ``OrderWorkflow`` for this order (the ID is ``order-{OrderID}``).
 
-    workflow_id: str
+    ``fields`` is what the handler read from the message, leniently (it is not validated yet):
+    the starter sets the search attributes and the Web UI's summary from it.
+    """
+
     input: OrderWorkflowInput
-    ship_from_location_id: str | None
+    fields: MessageFields
+
+    @property
+    def workflow_id(self) -> str:
+        return workflow_id(self.input.order_id)
 
 
 @dataclass(frozen=True)
@@ -89,29 +96,28 @@ def redrive_count(headers: Headers) -> int:
 
 
 def choose_correlation_id(
-    headers: Headers,
-    correlation_field: str | None,
-    message_id: str | None,
-    new_id: Callable[[], str],
+    headers: Headers, fields: MessageFields, new_id: Callable[[], str]
 ) -> str:
     """Header ``correlation-id``, else the ``CorrelationID`` field, else ``MessageID``, else new.
 
-    Non-printable characters are dropped: the ID goes into logs, headers and PostgreSQL, which
-    cannot store NUL.
+    Each candidate must pass the contract's one rule (:mod:`contracts.correlation`, the same the
+    API applies to ``X-Correlation-ID``); one that does not is skipped, not repaired.
     """
-    for candidate in (header_text(headers, CORRELATION_HEADER), correlation_field, message_id):
-        printable = "".join(ch for ch in candidate or "" if ch.isprintable())
-        if printable:
-            return printable[:MAX_CORRELATION_ID_CHARS]
+    candidates = (
+        header_text(headers, CORRELATION_HEADER),
+        fields.correlation_id,
+        fields.message_id,
+    )
+    for candidate in candidates:
+        accepted = accepted_correlation_id(candidate)
+        if accepted is not None:
+            return accepted
     return new_id()
 
 
-def _best_effort_ids(value: bytes | None, max_bytes: int) -> tuple[str | None, str | None]:
-    """``CorrelationID`` and ``MessageID`` of a poison record when it is still a JSON object."""
-    payload = loads_object(value) if value and len(value) <= max_bytes else None
-    if payload is None:
-        return None, None
-    return optional_text(payload, "CorrelationID"), optional_text(payload, "MessageID")
+def _poison_fields(value: bytes | None, max_bytes: int) -> MessageFields:
+    """What can still be read from a poison record that is a JSON object (its IDs)."""
+    return read_fields(loads_object(value) if value and len(value) <= max_bytes else None)
 
 
 def dead_letter(
@@ -166,7 +172,7 @@ def decide(
     max_message_bytes: int,
     received_at: datetime,
     workflow_options: OrderWorkflowOptions | None = None,
-    new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    new_id: Callable[[], str] = new_correlation_id,
 ) -> Decision:
     """Turn one ``order.create.v1`` record into a workflow start or a DLQ record.
 
@@ -177,7 +183,6 @@ def decide(
     try:
         envelope = parse_envelope(value, max_bytes=max_message_bytes)
     except PoisonMessage as poison:
-        correlation_field, message_id = _best_effort_ids(value, max_message_bytes)
         return dead_letter(
             key=key,
             value=value,
@@ -186,13 +191,13 @@ def decide(
             stage=poison.stage,
             error_type=poison.error_type,
             error_message=poison.message,
-            correlation_id=choose_correlation_id(headers, correlation_field, message_id, new_id),
+            correlation_id=choose_correlation_id(
+                headers, _poison_fields(value, max_message_bytes), new_id
+            ),
             failed_at=received_at,
         )
     assert value is not None  # parse_envelope rejects None
-    correlation_id = choose_correlation_id(
-        headers, envelope.correlation_id, envelope.message_id, new_id
-    )
+    correlation_id = choose_correlation_id(headers, envelope.fields, new_id)
     workflow_input = OrderWorkflowInput(
         order_id=envelope.order_id,
         correlation_id=correlation_id,
@@ -205,13 +210,9 @@ def decide(
             timestamp_ms=coordinates.timestamp_ms,
             key=key,
         ),
-        message_id=envelope.message_id,
+        message_id=envelope.fields.message_id,
         received_at=received_at,
         attempt=redrive_count(headers) + 1,
         options=workflow_options or OrderWorkflowOptions(),
     )
-    return StartOrder(
-        workflow_id=workflow_id(envelope.order_id),
-        input=workflow_input,
-        ship_from_location_id=envelope.ship_from_location_id,
-    )
+    return StartOrder(input=workflow_input, fields=envelope.fields)

@@ -30,7 +30,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from bridges.handler import header_text, redrive_count
 from contracts import dlq
-from contracts.order_create_v1 import loads_object
+from contracts.order_create_v1.envelope import loads_object, read_fields
 
 # DLQ diagnostics are dropped on re-drive; the correlation ID stays so tracing continues.
 _DROPPED_ON_REDRIVE = (set(dlq.DLQ_HEADER_NAMES) - {dlq.H_CORRELATION_ID}) | {dlq.H_REDRIVE_COUNT}
@@ -71,9 +71,7 @@ class DeadLetterEntry:
     @property
     def order_id(self) -> str | None:
         """The ``OrderID`` of the value when it is a JSON object that has one (best effort)."""
-        payload = loads_object(self.value) if self.value else None
-        order_id = payload.get("OrderID") if payload is not None else None
-        return order_id if isinstance(order_id, str) else None
+        return read_fields(loads_object(self.value)).order_id
 
     def describe(self, *, value_chars: int = 300) -> dict[str, Any]:
         """A JSON-ready view for ``orderflow dlq list``."""

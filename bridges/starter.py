@@ -1,5 +1,9 @@
 """Starting ``OrderWorkflow`` for a record, and what each Temporal failure means for the record.
 
+:func:`start_order_workflow` is the one helper every starter uses (the bridge, tools, tests).
+It needs only ``temporalio.client`` and the contracts, and takes what the handler already read
+from the message (:class:`~bridges.handler.StartOrder`): the value is never parsed again here.
+
 * Started, or ``WorkflowAlreadyStartedError`` (the order's workflow is running or completed):
   the record is done. The conflict policy FAIL and the reuse policy
   ALLOW_DUPLICATE_FAILED_ONLY make the duplicate case exact: an order never gets a second
@@ -19,11 +23,20 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from enum import StrEnum
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from bridges.handler import StartOrder
+from contracts.workflow_io import TASK_QUEUE, WORKFLOW_TYPE, OrderStatusView
+from workflows import search_attributes as sa
+from workflows.summary import order_summary
 
 _REJECTING = {
     RPCStatusCode.INVALID_ARGUMENT,
@@ -77,9 +90,56 @@ async def start_order(client: Client, request: StartOrder, start: StartFunction)
     return StartOutcome.STARTED
 
 
-async def start_with_contract_helper(client: Client, request: StartOrder) -> object:
-    """The production start: :func:`workflows.start.start_order_workflow` (ID policies,
-    search attributes, summary), with a deadline on the call itself."""
-    from workflows.start import start_order_workflow
+async def start_order_workflow(
+    client: Client,
+    request: StartOrder,
+    *,
+    task_queue: str = TASK_QUEUE,
+    request_eager_start: bool = False,
+    rpc_timeout: timedelta | None = None,
+) -> WorkflowHandle[object, OrderStatusView]:
+    """Start ``OrderWorkflow`` for ``request`` and return its handle once Temporal accepted it.
 
-    return await start_order_workflow(client, request.input, rpc_timeout=START_RPC_TIMEOUT)
+    * ID ``order-{OrderID}``; ``id_conflict_policy=FAIL`` and
+      ``id_reuse_policy=ALLOW_DUPLICATE_FAILED_ONLY``: while the order's workflow runs, or after
+      it completed, a second start raises
+      :class:`temporalio.exceptions.WorkflowAlreadyStartedError` (the caller treats the message
+      as a duplicate); after a failed run (DLQ) the order can be re-driven.
+    * Search attributes ``CorrelationID`` and, when the message has one,
+      ``ShipFromLocationID`` from the first moment; the workflow adds ``OrderStatus`` at Open.
+    * Static summary for the Web UI: order, location, line count, total (as the handler read
+      them; the workflow validates the order properly).
+    * ``request.input.options`` carries the settings the workflow needs (retry budget, return
+      window); build it with ``config.workflow.workflow_options(settings)``.
+    * ``request_eager_start``: only useful when a worker for ``task_queue`` runs on this same
+      client; saves the first workflow task's round trip.
+    * ``rpc_timeout``: deadline of the start call itself (Temporal's default when None).
+    """
+    order, fields = request.input, request.fields
+    attributes: list[SearchAttributePair[str]] = [
+        SearchAttributePair(sa.CORRELATION_ID, order.correlation_id)
+    ]
+    if fields.ship_from_location_id is not None:
+        attributes.append(
+            SearchAttributePair(sa.SHIP_FROM_LOCATION_ID, fields.ship_from_location_id)
+        )
+    return await client.start_workflow(
+        WORKFLOW_TYPE,
+        order,
+        id=request.workflow_id,
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        search_attributes=TypedSearchAttributes(attributes),
+        static_summary=order_summary(
+            order.order_id, fields.ship_from_location_id, fields.line_count, fields.order_total
+        ),
+        result_type=OrderStatusView,
+        request_eager_start=request_eager_start,
+        rpc_timeout=rpc_timeout,
+    )
+
+
+async def start_with_contract_helper(client: Client, request: StartOrder) -> object:
+    """The bridge's start: :func:`start_order_workflow` with a deadline on the call itself."""
+    return await start_order_workflow(client, request, rpc_timeout=START_RPC_TIMEOUT)

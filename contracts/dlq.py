@@ -1,9 +1,11 @@
-"""Dead-letter queue header names and stages (DESIGN.md, "DLQ headers")."""
+"""Dead-letter queue header names and stages (``docs/architecture.md``, "What the DLQ receives")."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+
+from contracts.limits import MAX_ERROR_MESSAGE_CHARS
 
 
 class DlqStage(StrEnum):
@@ -40,11 +42,9 @@ DLQ_HEADER_NAMES: tuple[str, ...] = (
     H_CORRELATION_ID,
 )
 
-# Error messages are truncated and must never echo payload data.
-MAX_ERROR_MESSAGE_CHARS = 512
-
 
 def truncate_error_message(message: str) -> str:
+    """One line of at most MAX_ERROR_MESSAGE_CHARS (callers never put payload data in it)."""
     one_line = " ".join(message.split())
     if len(one_line) <= MAX_ERROR_MESSAGE_CHARS:
         return one_line
@@ -64,7 +64,7 @@ def dlq_headers(
     attempts: int,
     correlation_id: str,
 ) -> list[tuple[str, bytes]]:
-    """The DLQ headers of DESIGN.md, as Kafka header tuples (UTF-8 values).
+    """The DLQ headers, as Kafka header tuples (UTF-8 values).
 
     ``dlq.original.timestamp`` is the original record's timestamp in epoch milliseconds, as
     Kafka gives it; ``dlq.failed_at`` is UTC ISO 8601. Unknown coordinates are sent as ``""``.

@@ -10,12 +10,6 @@ def workflow_id(order_id: str) -> str:
     return f"{WORKFLOW_ID_PREFIX}{order_id}"
 
 
-def order_id_from_workflow_id(wf_id: str) -> str:
-    if not wf_id.startswith(WORKFLOW_ID_PREFIX):
-        raise ValueError(f"not an order workflow ID: {wf_id!r}")
-    return wf_id[len(WORKFLOW_ID_PREFIX) :]
-
-
 def status_event_id(order_id: str, to_status: int, sequence: int) -> str:
     """Deterministic ``{OrderID}:{ToStatus}:{sequence}`` so consumers can drop duplicates."""
     return f"{order_id}:{to_status}:{sequence}"

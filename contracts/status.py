@@ -1,7 +1,8 @@
 """Manhattan Active Omni order fulfillment statuses and the transitions allowed between them.
 
 The same table is enforced by the workflow's update validator, the repository and a database
-trigger (the migration renders its SQL from :data:`ALLOWED_TRANSITIONS`).
+trigger (the migration renders its SQL from :data:`ALLOWED_TRANSITIONS`). A status's name is
+looked up in one place, :func:`status_name`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class OrderStatus(IntEnum):
 
     @property
     def display_name(self) -> str:
-        return STATUS_NAMES[self]
+        return status_name(self)
 
     @property
     def is_terminal(self) -> bool:
@@ -67,6 +68,15 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 INITIAL_STATUS = OrderStatus.OPEN
+UNKNOWN_STATUS_NAME = "Unknown"
+
+
+def status_name(code: int) -> str:
+    """The contract's name of ``code`` ("Open"), or ``"Unknown"`` for a code it doesn't list."""
+    try:
+        return STATUS_NAMES[OrderStatus(code)]
+    except ValueError:
+        return UNKNOWN_STATUS_NAME
 
 
 def is_allowed(from_status: int, to_status: int) -> bool:

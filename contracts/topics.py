@@ -1,4 +1,4 @@
-"""Kafka topic names and consumer groups (DESIGN.md, "Kafka")."""
+"""Kafka topic names and consumer groups (``docs/architecture.md``)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.errors import ValidationIssue
+from contracts.limits import REASON_MAX_LENGTH
 
 WORKFLOW_TYPE = "OrderWorkflow"
 TASK_QUEUE = "orders"
@@ -39,9 +40,9 @@ class KafkaOrigin(_Frozen):
 
 
 class OrderWorkflowOptions(_Frozen):
-    """Worker settings the workflow needs. Workflow code cannot read settings, so the starter
-    copies them from ``ORDERFLOW_WORKER__*`` into the input; a running order keeps the values it
-    started with (and carries them across continue-as-new)."""
+    """Settings the workflow needs. Workflow code cannot read settings, so the starter copies
+    them from ``ORDERFLOW_WORKFLOW__*`` into the input (``config.workflow.workflow_options``); a
+    running order keeps the values it started with (and carries them across continue-as-new)."""
 
     # Retry budget of transient activity failures; when spent the message goes to the DLQ.
     activity_max_attempts: int = Field(default=10, ge=1)
@@ -49,7 +50,7 @@ class OrderWorkflowOptions(_Frozen):
     activity_max_interval: timedelta = timedelta(seconds=60)
     # How long a delivered (7500) order may still be returned before its workflow completes.
     return_window: timedelta = timedelta(days=30)
-    # Local activities (default) or regular ones; see the docstring of workflows.order.
+    # Local activities (default) or regular ones: docs/decisions/0001-local-activities.md.
     local_activities: bool = True
     # Continue-as-new after this many history events, besides the server's own suggestion.
     continue_as_new_after_events: int | None = Field(default=None, ge=10)
@@ -110,7 +111,7 @@ class ValidationOutcome(_Frozen):
 
 class ChangeStatusRequest(_Frozen):
     to_status: int
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=REASON_MAX_LENGTH)
     source: str = "api"
     correlation_id: str | None = None
 

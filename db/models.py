@@ -4,10 +4,9 @@ The migrations in ``migrations/`` create exactly this schema (a test runs Alembi
 against a migrated database and expects no difference). Triggers and functions live only in
 the migrations (``0002_status_rules``), because autogenerate does not see them.
 
-Money and quantity columns hold the values of ``NUMERIC(18,4)`` but are declared as plain
-``NUMERIC`` with CHECK constraints: a ``NUMERIC(18,4)`` column silently *rounds* a fifth decimal,
-and money must be refused, not rounded. A trigger stores every accepted value at scale 4, so
-``12.34`` reads back as ``12.3400`` exactly as from a ``NUMERIC(18,4)`` column.
+Money and quantity columns accept exactly the values of ``NUMERIC(18,4)`` and refuse any other
+(never round); a trigger stores them at scale 4, so ``12.34`` reads back as ``12.3400``. Why
+they are ``NUMERIC`` with CHECKs: ``docs/decisions/0003-numeric-columns-with-checks.md``.
 """
 
 from __future__ import annotations
@@ -33,13 +32,18 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime
 
-from contracts.order_create_v1 import (
+from contracts.limits import (
+    CORRELATION_ID_MAX_LENGTH,
     ITEM_ID_MAX_LENGTH,
     LINE_ID_MAX_LENGTH,
     LOCATION_ID_MAX_LENGTH,
+    MAX_FRACTIONAL_DIGITS,
+    MAX_INTEGER_DIGITS,
     ORDER_ID_MAX_LENGTH,
     ORDER_ID_PATTERN,
     PARTY_ID_MAX_LENGTH,
+    REASON_MAX_LENGTH,
+    STATUS_SOURCE_MAX_LENGTH,
     UOM_MAX_LENGTH,
 )
 from contracts.status import INITIAL_STATUS
@@ -55,12 +59,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# Message fields use the contract's limits (imported above); these are the database's own.
-CORRELATION_ID_MAX = 128
-SOURCE_MAX = 64
-REASON_MAX = 500
-# NUMERIC(18,4): 14 integer digits, 4 fractional digits.
-AMOUNT_LIMIT = "100000000000000"  # 10^14
+# NUMERIC(18,4): values below 10^14 with at most 4 fractional digits.
+AMOUNT_LIMIT = 10**MAX_INTEGER_DIGITS
 
 
 class Base(DeclarativeBase):
@@ -93,7 +93,7 @@ def _amount_checks(column: str, *, positive: bool = False) -> list[CheckConstrai
         else CheckConstraint(f"{column} >= 0", name=f"{column}_non_negative")
     )
     fits = CheckConstraint(
-        f"{column} = trunc({column}, 4) AND abs({column}) < {AMOUNT_LIMIT}",
+        f"{column} = trunc({column}, {MAX_FRACTIONAL_DIGITS}) AND abs({column}) < {AMOUNT_LIMIT}",
         name=f"{column}_numeric_18_4",
     )
     return [sign, fits]
@@ -110,6 +110,8 @@ ORDER_AMOUNT_COLUMNS = (
 
 class Order(Base):
     """One order: its header fields, current status and the raw message it came from.
+
+    Columns of the order's fields are named after them (:data:`contracts.order.ORDER_COLUMNS`).
 
     ``status_source``, ``status_correlation_id`` and ``status_reason`` describe the *last*
     status change. Whoever changes ``status_code`` sets them in the same ``UPDATE``; the history
@@ -138,8 +140,14 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
-    lines: Mapped[list[OrderLine]] = relationship(
+    # Loaded only when asked for (selectinload); anything else raises instead of querying.
+    order_lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.line_number", lazy="raise"
+    )
+    history: Mapped[list[OrderStatusHistory]] = relationship(
+        order_by="[OrderStatusHistory.changed_at, OrderStatusHistory.history_id]",
+        lazy="raise",
+        viewonly=True,
     )
 
     __table_args__ = (
@@ -153,11 +161,11 @@ class Order(Base):
         _max_length_check("customer_id", PARTY_ID_MAX_LENGTH),
         CheckConstraint("currency_code ~ '^[A-Z]{3}$'", name="currency_code_iso4217"),
         *[check for column in ORDER_AMOUNT_COLUMNS for check in _amount_checks(column)],
-        _id_check("correlation_id", CORRELATION_ID_MAX),
+        _id_check("correlation_id", CORRELATION_ID_MAX_LENGTH),
         CheckConstraint("jsonb_typeof(raw_message) = 'object'", name="raw_message_object"),
-        _id_check("status_source", SOURCE_MAX),
-        _max_length_check("status_correlation_id", CORRELATION_ID_MAX),
-        _max_length_check("status_reason", REASON_MAX),
+        _id_check("status_source", STATUS_SOURCE_MAX_LENGTH),
+        _max_length_check("status_correlation_id", CORRELATION_ID_MAX_LENGTH),
+        _max_length_check("status_reason", REASON_MAX_LENGTH),
         # Listing newest first: by status, by location (+ status), and unfiltered. The trailing
         # order_id makes the sort order total, which keyset pagination needs.
         Index(
@@ -178,7 +186,10 @@ class Order(Base):
 
 
 class OrderLine(Base):
-    """One line of an order; ``line_number`` keeps the order of the message (1-based)."""
+    """One line of an order; ``line_number`` keeps the order of the message (1-based).
+
+    Columns of a line's fields are named after them (:data:`contracts.order.LINE_COLUMNS`).
+    """
 
     __tablename__ = "order_lines"
 
@@ -193,7 +204,7 @@ class OrderLine(Base):
     unit_price: Mapped[Decimal | None]
     ship_from_location_id: Mapped[str | None]
 
-    order: Mapped[Order] = relationship(back_populates="lines", lazy="raise")
+    order: Mapped[Order] = relationship(back_populates="order_lines", lazy="raise")
 
     __table_args__ = (
         _id_check("order_line_id", LINE_ID_MAX_LENGTH),
@@ -228,8 +239,8 @@ class OrderStatusHistory(Base):
     __table_args__ = (
         CheckConstraint(status_check_sql("from_status"), name="from_status_known"),
         CheckConstraint(status_check_sql("to_status"), name="to_status_known"),
-        _id_check("source", SOURCE_MAX),
-        _max_length_check("correlation_id", CORRELATION_ID_MAX),
-        _max_length_check("reason", REASON_MAX),
+        _id_check("source", STATUS_SOURCE_MAX_LENGTH),
+        _max_length_check("correlation_id", CORRELATION_ID_MAX_LENGTH),
+        _max_length_check("reason", REASON_MAX_LENGTH),
         Index("ix_order_status_history_order_id_changed_at", "order_id", "changed_at"),
     )

@@ -1,4 +1,9 @@
-"""Plain values the repository takes and returns (no ORM objects cross its boundary).
+"""Values the repository takes and returns (no ORM objects cross its boundary).
+
+The views are the contract's order fields (:mod:`contracts.order`) plus what the database
+knows (status, timestamps, line numbers, history). The API serves them as they are: PascalCase
+names on the wire, money and quantities as fixed-point decimal strings (``"12.3400"``), and a
+``StatusName`` looked up from the status code.
 
 Import them from :mod:`db.repository`, which re-exports everything here.
 """
@@ -7,19 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
-from contracts.order_create_v1 import OrderCreateV1
-from contracts.status import STATUS_NAMES, OrderStatus
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-
-def status_name(code: int) -> str:
-    """The contract's name of ``code`` ("Open"), or ``"Unknown"`` for a code it doesn't list."""
-    try:
-        return STATUS_NAMES[OrderStatus(code)]
-    except ValueError:
-        return "Unknown"
+from contracts.naming import WIRE_NAMES
+from contracts.order import OrderFields, OrderLineFields
+from contracts.order_create_v1.model import OrderCreateV1
+from contracts.status import status_name
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -33,79 +33,22 @@ def as_utc(value: datetime | None) -> datetime | None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class NewOrderLine:
-    order_line_id: str
-    item_id: str
-    quantity: Decimal
-    uom: str | None = None
-    unit_price: Decimal | None = None
-    ship_from_location_id: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
 class NewOrder:
     """A validated order, ready to be stored.
 
     ``raw_message`` is the original message as a JSON object (unknown fields included); Decimal
-    values in it are stored exactly. ``source`` is recorded in the first history row.
+    values in it are stored exactly. ``source`` is recorded in the first history row. A naive
+    ``CapturedDate`` is stored as UTC.
     """
 
-    order_id: str
-    ship_from_location_id: str
-    org_id: str | None = None
-    customer_id: str | None = None
-    currency_code: str | None = None
-    captured_date: datetime | None = None
-    order_sub_total: Decimal | None = None
-    total_charges: Decimal | None = None
-    total_taxes: Decimal | None = None
-    total_discounts: Decimal | None = None
-    order_total: Decimal | None = None
+    order: OrderCreateV1
     correlation_id: str
     raw_message: dict[str, Any]
-    lines: tuple[NewOrderLine, ...]
     source: str = "workflow"
 
-    @classmethod
-    def from_message(
-        cls,
-        msg: OrderCreateV1,
-        *,
-        correlation_id: str,
-        raw_message: dict[str, Any],
-        source: str = "workflow",
-    ) -> NewOrder:
-        """The order of a validated ``order.create.v1`` message (a naive CapturedDate is UTC)."""
-        return cls(
-            order_id=msg.OrderID,
-            ship_from_location_id=msg.ShipFromLocationID,
-            org_id=msg.OrgID,
-            customer_id=msg.CustomerID,
-            currency_code=str(msg.CurrencyCode) if msg.CurrencyCode is not None else None,
-            captured_date=as_utc(msg.CapturedDate),
-            order_sub_total=msg.OrderSubTotal,
-            total_charges=msg.TotalCharges,
-            total_taxes=msg.TotalTaxes,
-            total_discounts=msg.TotalDiscounts,
-            order_total=msg.OrderTotal,
-            correlation_id=correlation_id,
-            raw_message=raw_message,
-            lines=tuple(
-                NewOrderLine(
-                    order_line_id=line.OrderLineID,
-                    item_id=line.ItemID,
-                    quantity=line.Quantity,
-                    uom=line.UOM,
-                    unit_price=line.UnitPrice,
-                    ship_from_location_id=line.ShipFromLocationID,
-                )
-                for line in msg.OrderLines
-            ),
-            source=source,
-        )
-
-
-# --------------------------------------------------------------------------- results
+    @property
+    def order_id(self) -> str:
+        return self.order.order_id
 
 
 @dataclass(frozen=True)
@@ -131,22 +74,35 @@ class StatusChange:
         return status_name(self.to_status)
 
 
-@dataclass(frozen=True)
-class OrderLineView:
-    order_line_id: str
+# --------------------------------------------------------------------------- views
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(**WIRE_NAMES, frozen=True, validate_by_name=True)
+
+    @classmethod
+    def of(cls, row: object, **values: Any) -> Self:
+        """The view of a database row (``values`` given for some fields), as it is stored.
+
+        Not validated again: the contract's rules were checked when the row was written (by
+        the workflow and the database's constraints), and a rule tightened later must not make
+        stored orders unreadable.
+        """
+        fields = {name: getattr(row, name) for name in cls.model_fields if name not in values}
+        view = cls.model_construct(**fields, **values)
+        assert isinstance(view, cls)  # the mypy plugin types model_construct as the base class
+        return view
+
+
+class OrderLineView(OrderLineFields, _View):
+    """A stored line; ``line_number`` is its position in the message (1-based)."""
+
     line_number: int
-    item_id: str
-    quantity: Decimal
-    uom: str | None
-    unit_price: Decimal | None
-    ship_from_location_id: str | None
 
 
-@dataclass(frozen=True)
-class StatusHistoryEntry:
-    """One audit row; ``from_status`` is None for the row written when the order was created."""
+class StatusHistoryEntry(_View):
+    """One status change; ``from_status`` is None for the row written when the order opened."""
 
-    history_id: int
     from_status: int | None
     to_status: int
     changed_at: datetime
@@ -154,59 +110,40 @@ class StatusHistoryEntry:
     correlation_id: str | None
     reason: str | None
 
+    @computed_field(description="Name of ToStatus")  # type: ignore[prop-decorator]
+    @property
+    def status_name(self) -> str:
+        return status_name(self.to_status)
 
-@dataclass(frozen=True)
-class OrderSummary:
-    """An order without lines and history, as listed by :func:`db.repository.list_orders`."""
 
-    order_id: str
-    ship_from_location_id: str
+class OrderSummary(OrderFields, _View):
+    """A stored order without lines and history, as :func:`db.repository.list_orders` lists it."""
+
     status_code: int
-    currency_code: str | None
-    order_total: Decimal | None
     correlation_id: str
     created_at: datetime
     updated_at: datetime
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def status_name(self) -> str:
         return status_name(self.status_code)
 
 
-@dataclass(frozen=True)
-class OrderView:
+class OrderView(OrderSummary):
     """An order with its lines (message order) and its history (oldest first).
 
     Money and quantities are Decimals at scale 4 (``Decimal("12.3400")``), exactly as stored.
+    ``raw_message`` (the original message) is for the repository's callers, not the API.
     """
 
-    order_id: str
-    ship_from_location_id: str
-    status_code: int
-    org_id: str | None
-    customer_id: str | None
-    currency_code: str | None
-    captured_date: datetime | None
-    order_sub_total: Decimal | None
-    total_charges: Decimal | None
-    total_taxes: Decimal | None
-    total_discounts: Decimal | None
-    order_total: Decimal | None
-    correlation_id: str
-    raw_message: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    lines: tuple[OrderLineView, ...]
+    order_lines: tuple[OrderLineView, ...]
     history: tuple[StatusHistoryEntry, ...]
-
-    @property
-    def status_name(self) -> str:
-        return status_name(self.status_code)
+    raw_message: dict[str, Any] = Field(exclude=True)
 
 
-@dataclass(frozen=True)
-class OrderPage:
+class OrderPage(_View):
     """One page, newest first; pass ``next_cursor`` back to get the next (None on the last)."""
 
-    items: tuple[OrderSummary, ...]
+    orders: tuple[OrderSummary, ...]
     next_cursor: str | None

@@ -15,6 +15,9 @@ Every write is safe to repeat, because activities run at least once:
 
 History rows are written by database triggers in the same transaction as the change; this
 module passes the source, correlation ID and reason through the ``orders.status_*`` columns.
+
+Columns are named after the contract's fields (:mod:`contracts.order`), so the field lists here
+are the contract's, never spelled again.
 """
 
 from __future__ import annotations
@@ -25,11 +28,15 @@ import json
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
+from contracts.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from contracts.order import LINE_COLUMNS, ORDER_COLUMNS
 from contracts.status import transition_refusal
 from db.errors import (
     InvalidCursorError,
@@ -41,7 +48,6 @@ from db.errors import (
 from db.models import Order, OrderLine, OrderStatusHistory
 from db.records import (
     NewOrder,
-    NewOrderLine,
     OrderLineView,
     OrderPage,
     OrderSummary,
@@ -50,14 +56,12 @@ from db.records import (
     StatusHistoryEntry,
     UpsertResult,
     as_utc,
-    status_name,
 )
 
 __all__ = [
     "InvalidCursorError",
     "InvalidTransitionError",
     "NewOrder",
-    "NewOrderLine",
     "OrderConflictError",
     "OrderLineView",
     "OrderNotFoundError",
@@ -73,29 +77,17 @@ __all__ = [
     "encode_cursor",
     "get_order",
     "list_orders",
-    "status_name",
     "upsert_order",
 ]
 
-MAX_PAGE_SIZE = 1000
 # Raised by the orders trigger when a status change is not in the contract's table.
 TRANSITION_CONSTRAINT = "ck_orders_status_transition"
 
-# Fields that make up an order's content. Not part of it: correlation_id, raw_message, source —
-# a re-published message with a new MessageID or CorrelationID is the same order.
-_HEADER_FIELDS = (
-    "ship_from_location_id",
-    "org_id",
-    "customer_id",
-    "currency_code",
-    "captured_date",
-    "order_sub_total",
-    "total_charges",
-    "total_taxes",
-    "total_discounts",
-    "order_total",
-)
-_LINE_FIELDS = ("item_id", "quantity", "uom", "unit_price", "ship_from_location_id")
+# What makes up an order's content: its fields and its lines' fields (each line is matched by
+# its ID). Not part of it: correlation_id, raw_message, source — a re-published message with a
+# new MessageID or CorrelationID is the same order.
+_CONTENT_FIELDS = tuple(name for name in ORDER_COLUMNS if name != "order_id")
+_LINE_CONTENT_FIELDS = tuple(name for name in LINE_COLUMNS if name != "order_line_id")
 
 
 # --------------------------------------------------------------------------- upsert
@@ -108,12 +100,11 @@ async def upsert_order(session: AsyncSession, order: NewOrder) -> UpsertResult:
     a repeat with the same content. Raises :class:`OrderConflictError` when the stored order
     differs (header fields, or the set and content of lines).
     """
-    values = {field: getattr(order, field) for field in _HEADER_FIELDS}
-    values["captured_date"] = as_utc(order.captured_date)
+    values = _column_values(order.order, ORDER_COLUMNS)
+    values["captured_date"] = as_utc(order.order.captured_date)
     inserted = await session.execute(
         pg_insert(Order)
         .values(
-            order_id=order.order_id,
             correlation_id=order.correlation_id,
             raw_message=order.raw_message,
             status_source=order.source,
@@ -125,12 +116,17 @@ async def upsert_order(session: AsyncSession, order: NewOrder) -> UpsertResult:
     )
     status_code = inserted.scalar_one_or_none()
     if status_code is not None:
-        if order.lines:
+        lines = order.order.order_lines
+        if lines:
             await session.execute(
                 insert(OrderLine),
                 [
-                    {"order_id": order.order_id, "line_number": number, **_line_values(line)}
-                    for number, line in enumerate(order.lines, start=1)
+                    {
+                        "order_id": order.order_id,
+                        "line_number": number,
+                        **_column_values(line, LINE_COLUMNS),
+                    }
+                    for number, line in enumerate(lines, start=1)
                 ],
             )
         return UpsertResult(created=True, status_code=status_code)
@@ -149,10 +145,8 @@ async def upsert_order(session: AsyncSession, order: NewOrder) -> UpsertResult:
     return UpsertResult(created=False, status_code=stored.status_code)
 
 
-def _line_values(line: NewOrderLine) -> dict[str, Any]:
-    return {"order_line_id": line.order_line_id} | {
-        field: getattr(line, field) for field in _LINE_FIELDS
-    }
+def _column_values(fields: BaseModel, columns: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(fields, name) for name in columns}
 
 
 def _differences(
@@ -162,20 +156,20 @@ def _differences(
     so ``1.5`` equals ``1.5000`` and a timestamp equals the same instant in another zone)."""
     differences = [
         field
-        for field in _HEADER_FIELDS
-        if _normalized(getattr(order, field)) != _normalized(getattr(stored, field))
+        for field in _CONTENT_FIELDS
+        if _normalized(getattr(order.order, field)) != _normalized(getattr(stored, field))
     ]
-    wanted = {line.order_line_id: line for line in order.lines}
-    if wanted.keys() != stored_lines.keys():
+    lines = order.order.order_lines
+    if {line.order_line_id for line in lines} != stored_lines.keys():
         differences.append("OrderLines")
     else:
-        for position, line in enumerate(order.lines):
+        for position, line in enumerate(lines):
             have = stored_lines[line.order_line_id]
             if have.line_number != position + 1:
                 differences.append(f"OrderLines[{position}]")
             differences.extend(
                 f"OrderLines[{position}].{field}"
-                for field in _LINE_FIELDS
+                for field in _LINE_CONTENT_FIELDS
                 if getattr(line, field) != getattr(have, field)
             )
     return tuple(differences)
@@ -279,76 +273,23 @@ def _constraint_name(exc: IntegrityError) -> str | None:
 async def get_order(session: AsyncSession, order_id: str) -> OrderView | None:
     """The order with lines (message order) and history (oldest first), or None."""
     order = (
-        await session.execute(select(Order).where(Order.order_id == order_id))
+        await session.execute(
+            select(Order)
+            .where(Order.order_id == order_id)
+            .options(selectinload(Order.order_lines), selectinload(Order.history))
+        )
     ).scalar_one_or_none()
     if order is None:
         return None
-    lines = (
-        await session.execute(
-            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_number)
-        )
-    ).scalars()
-    history = (
-        await session.execute(
-            select(OrderStatusHistory)
-            .where(OrderStatusHistory.order_id == order_id)
-            .order_by(OrderStatusHistory.changed_at, OrderStatusHistory.history_id)
-        )
-    ).scalars()
-    return OrderView(
-        order_id=order.order_id,
-        ship_from_location_id=order.ship_from_location_id,
-        status_code=order.status_code,
-        org_id=order.org_id,
-        customer_id=order.customer_id,
-        currency_code=order.currency_code,
-        captured_date=order.captured_date,
-        order_sub_total=order.order_sub_total,
-        total_charges=order.total_charges,
-        total_taxes=order.total_taxes,
-        total_discounts=order.total_discounts,
-        order_total=order.order_total,
-        correlation_id=order.correlation_id,
-        raw_message=order.raw_message,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        lines=tuple(
-            OrderLineView(
-                order_line_id=line.order_line_id,
-                line_number=line.line_number,
-                item_id=line.item_id,
-                quantity=line.quantity,
-                uom=line.uom,
-                unit_price=line.unit_price,
-                ship_from_location_id=line.ship_from_location_id,
-            )
-            for line in lines
-        ),
-        history=tuple(
-            StatusHistoryEntry(
-                history_id=entry.history_id,
-                from_status=entry.from_status,
-                to_status=entry.to_status,
-                changed_at=entry.changed_at,
-                source=entry.source,
-                correlation_id=entry.correlation_id,
-                reason=entry.reason,
-            )
-            for entry in history
-        ),
+    return OrderView.of(
+        order,
+        order_lines=tuple(OrderLineView.of(line) for line in order.order_lines),
+        history=tuple(StatusHistoryEntry.of(entry) for entry in order.history),
     )
 
 
-_SUMMARY_COLUMNS = (
-    Order.order_id,
-    Order.ship_from_location_id,
-    Order.status_code,
-    Order.currency_code,
-    Order.order_total,
-    Order.correlation_id,
-    Order.created_at,
-    Order.updated_at,
-)
+# A list shows the summary's columns only (not the raw message, lines or history).
+_SUMMARY_COLUMNS = tuple(getattr(Order, name) for name in OrderSummary.model_fields)
 
 
 async def list_orders(
@@ -356,14 +297,15 @@ async def list_orders(
     *,
     status: int | None = None,
     ship_from_location_id: str | None = None,
-    limit: int = 50,
+    limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
 ) -> OrderPage:
     """Orders newest first (``created_at``, then ``order_id``, both descending).
 
     Keyset pagination: the cursor encodes the last row's sort key, so a page costs the same at
-    any depth and rows inserted meanwhile never shift later pages. Raises ``ValueError`` for a
-    ``limit`` outside 1..1000 and :class:`InvalidCursorError` for a cursor not made here.
+    any depth and rows inserted meanwhile never shift later pages (see
+    ``docs/decisions/0004-keyset-pagination.md``). Raises ``ValueError`` for a ``limit``
+    outside 1..MAX_PAGE_SIZE and :class:`InvalidCursorError` for a cursor not made here.
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
@@ -377,11 +319,11 @@ async def list_orders(
         query = query.where(tuple_(Order.created_at, Order.order_id) < tuple_(created_at, order_id))
     # One row more than asked tells whether another page exists.
     rows = (await session.execute(query.limit(limit + 1))).all()
-    items = tuple(OrderSummary(**row._mapping) for row in rows[:limit])
+    orders = tuple(OrderSummary.of(row) for row in rows[:limit])
     next_cursor = (
-        encode_cursor(items[-1].created_at, items[-1].order_id) if len(rows) > limit else None
+        encode_cursor(orders[-1].created_at, orders[-1].order_id) if len(rows) > limit else None
     )
-    return OrderPage(items=items, next_cursor=next_cursor)
+    return OrderPage(orders=orders, next_cursor=next_cursor)
 
 
 def encode_cursor(created_at: datetime, order_id: str) -> str:

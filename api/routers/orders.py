@@ -1,5 +1,6 @@
-"""``/orders``: read from PostgreSQL through the repository; status changes through the
-order's workflow. All routes need the bearer token when one is configured."""
+"""``/orders``: read from PostgreSQL through the repository, whose views are the response
+bodies; status changes through the order's workflow. All routes need the bearer token when one
+is configured."""
 
 from __future__ import annotations
 
@@ -11,23 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import status_change
 from api.auth import require_token
 from api.deps import ApiDeps, ApiResources, correlation_id, deps, resources, session
-from api.schemas import (
-    ErrorBody,
-    OrderBody,
-    OrderPageBody,
-    StatusChangeBody,
-    StatusChangedBody,
-)
-from contracts.order_create_v1 import (
+from api.schemas import ErrorBody, StatusChangeBody, StatusChangedBody
+from contracts.limits import (
+    DEFAULT_PAGE_SIZE,
     LOCATION_ID_MAX_LENGTH,
+    MAX_PAGE_SIZE,
     ORDER_ID_MAX_LENGTH,
     ORDER_ID_PATTERN,
 )
 from contracts.status import OrderStatus
-from db.repository import InvalidCursorError, get_order, list_orders
-
-MAX_PAGE_SIZE = 200
-DEFAULT_PAGE_SIZE = 50
+from db.repository import InvalidCursorError, OrderPage, OrderView, get_order, list_orders
 
 router = APIRouter(
     prefix="/orders",
@@ -43,7 +37,7 @@ OrderId = Annotated[
 Session = Annotated[AsyncSession, Depends(session)]
 
 
-@router.get("", response_model=OrderPageBody)
+@router.get("", response_model=OrderPage)
 async def list_(
     db: Session,
     status_code: Annotated[
@@ -54,10 +48,10 @@ async def list_(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(description="NextCursor of the previous page")] = None,
-) -> OrderPageBody:
+) -> OrderPage:
     """Orders newest first, one page at a time (keyset pagination)."""
     try:
-        page = await list_orders(
+        return await list_orders(
             db,
             status=None if status_code is None else int(status_code),
             ship_from_location_id=ship_from_location_id,
@@ -69,20 +63,19 @@ async def list_(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             [{"loc": ["query", "cursor"], "msg": str(exc), "type": "value_error"}],
         ) from exc
-    return OrderPageBody.of(page)
 
 
 @router.get(
     "/{order_id}",
-    response_model=OrderBody,
+    response_model=OrderView,
     responses={status.HTTP_404_NOT_FOUND: {"model": ErrorBody}},
 )
-async def get(order_id: OrderId, db: Session) -> OrderBody:
+async def get(order_id: OrderId, db: Session) -> OrderView:
     """The order with its lines and status history."""
     order = await get_order(db, order_id)
     if order is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"order {order_id} not found")
-    return OrderBody.of(order)
+    return order
 
 
 @router.post(

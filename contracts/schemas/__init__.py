@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from contracts.events import OrderStatusChangedV1, OrderValidationV1
-from contracts.order_create_v1 import OrderCreateV1
+from contracts.order_create_v1.model import OrderCreateV1
 from contracts.topics import ORDER_CREATE_V1, ORDER_STATUS_V1, ORDER_VALIDATION_V1
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml  # type: ignore[import-untyped]  # PyYAML ships no stubs; tests only
+import yaml
 
 from tests.helpers.tools import REPO_ROOT, actionlint_argv
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -31,14 +31,13 @@ from contracts.ids import workflow_id
 from contracts.topics import ORDER_CREATE_V1, dlq_topic
 from provisioning.topics import create_topics
 from tests.fixtures.kafka import TEST_PARTITIONS, kafka_test_options
+from tests.helpers.ids import unique
 
 Record = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 # Big enough for the 2 MiB poison record.
 LARGE_REQUEST = 3 * 1024 * 1024
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+# How often tests poll the broker (each lag check opens a consumer of its own).
+KAFKA_POLL_S = 0.25
 
 
 async def private_topic(bootstrap: str) -> str:
@@ -131,17 +130,6 @@ async def lag(bootstrap: str, group: str, topic: str) -> int:
 
 async def lag_is_zero(bootstrap: str, group: str, topic: str) -> bool:
     return await lag(bootstrap, group, topic) == 0
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout_s: float, what: str, every_s: float = 0.25
-) -> None:
-    """Poll ``check`` until it is true; fail with ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
-        await asyncio.sleep(every_s)
 
 
 async def workflow_started(client: Client, order_id: str) -> bool:

@@ -15,7 +15,8 @@ from activities.models import PersistOrderInput, StatusChangeInput
 from activities.persistence import PersistenceActivities
 from contracts.errors import INVALID_STATUS_TRANSITION, ORDER_CONFLICT
 from db.repository import get_order
-from tests.fixtures.worker import order_message, unique_order_id
+from tests.fixtures.worker import order_message
+from tests.helpers.ids import unique_order_id
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ async def test_new_order_persisted_twice_is_one_order_with_one_history_row(
         stored = await get_order(session, order_id)
     assert stored is not None
     assert stored.status_code == 1000
-    assert [line.order_line_id for line in stored.lines] == ["1", "2"]
+    assert [line.order_line_id for line in stored.order_lines] == ["1", "2"]
     assert [(h.from_status, h.to_status) for h in stored.history] == [(None, 1000)]
 
 

@@ -25,7 +25,7 @@ from contracts.events import OrderStatusChangedV1, OrderValidationV1
 from contracts.topics import ORDER_CREATE_V1, ORDER_STATUS_V1, ORDER_VALIDATION_V1, dlq_topic
 from contracts.workflow_io import DeadLetter, KafkaOrigin
 from tests.fixtures.kafka import kafka_test_options
-from tests.fixtures.worker import unique_order_id
+from tests.helpers.ids import unique_order_id
 
 pytestmark = pytest.mark.integration
 

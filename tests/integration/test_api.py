@@ -6,12 +6,8 @@ the repository, or through a real workflow (the ``order_worker`` fixture) for st
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -33,15 +29,17 @@ from api.deps import ApiDeps
 from contracts.workflow_io import OrderStatusView
 from db.engine import create_engine
 from db.repository import change_status, upsert_order
-from orderflow.devstack.net import free_port, http_ok
-from orderflow.devstack.process import wait_until
+from orderflow.devstack.net import free_port
 from tests.fixtures.database import sample_order
-from tests.fixtures.worker import eventually, order_input, unique_order_id
-from workflows.start import start_order_workflow
+from tests.fixtures.worker import order_input
+from tests.helpers.http import wait_for_status
+from tests.helpers.ids import unique_order_id
+from tests.helpers.processes import orderflow_process
+from tests.helpers.starts import start_order
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 TOKEN = "test-token-" + uuid.uuid4().hex
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -256,7 +254,7 @@ async def test_status_change_through_the_workflow(
     api: httpx.AsyncClient, order_worker: Worker, temporal_dev_env: WorkflowEnvironment
 ) -> None:
     order_id = unique_order_id("APIWF")
-    handle = await start_order_workflow(temporal_dev_env.client, order_input(order_id))
+    handle = await start_order(temporal_dev_env.client, order_input(order_id))
 
     async def is_open() -> None:
         view = await handle.query("status", result_type=OrderStatusView)
@@ -384,7 +382,7 @@ async def test_openapi_describes_the_pascal_case_bodies(anonymous: httpx.AsyncCl
     assert {"/health/live", "/health/ready", "/orders", "/orders/{order_id}", "/metrics"} <= set(
         schema["paths"]
     )
-    order = schema["components"]["schemas"]["OrderBody"]["properties"]
+    order = schema["components"]["schemas"]["OrderView"]["properties"]
     assert {"OrderID", "ShipFromLocationID", "StatusCode", "OrderLines", "History"} <= set(order)
     change = schema["paths"]["/orders/{order_id}/status"]["post"]
     assert {"200", "404", "409", "422", "503"} <= set(change["responses"])
@@ -394,7 +392,7 @@ async def test_openapi_describes_the_pascal_case_bodies(anonymous: httpx.AsyncCl
 
 
 async def test_api_process_serves_and_exits_0_on_sigterm(
-    database_url: str, temporal_address: str, kafka_bootstrap: str
+    database_url: str, temporal_address: str, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     port = free_port()
     env = {
@@ -406,24 +404,10 @@ async def test_api_process_serves_and_exits_0_on_sigterm(
         "ORDERFLOW_API__PORT": str(port),
         "ORDERFLOW_API__TOKEN": TOKEN,
     }
-    process = subprocess.Popen(  # noqa: ASYNC220 - a child we signal, not a blocking call
-        [sys.executable, "-m", "orderflow", "api"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        # http_ok is False for a 503: ready means database, Temporal and broker all answer.
-        ready = f"http://127.0.0.1:{port}/health/ready"
-        await asyncio.to_thread(wait_until, lambda: http_ok(ready), timeout_s=30)
-        process.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(process.wait, 30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        output = process.communicate()[0].decode("utf-8", "replace")
-        print(output)  # shown by pytest when the test fails
-    assert code == 0, output
+    async with orderflow_process("api", env=env, log_path=tmp_path / "api.log") as process:
+        # Ready (200, not 503) means the database and Temporal answer.
+        await wait_for_status(f"http://127.0.0.1:{port}/health/ready", 200, timeout_s=30)
+    # Leaving the block sent SIGTERM and checked exit code 0.
+    output = process.log_text()
     assert "api stopped" in output
     assert TOKEN not in output

@@ -20,15 +20,16 @@ from contracts.ids import workflow_id
 from contracts.topics import ORDER_STATUS_V1, ORDER_VALIDATION_V1, dlq_topic
 from contracts.workflow_io import CHANGE_STATUS_UPDATE, ChangeStatusRequest, ChangeStatusResult
 from tests.fixtures.worker import order_message
+from tests.helpers.ids import unique
+from tests.helpers.waiting import eventually
 from tests.integration.bridge_support import (
-    eventually,
+    KAFKA_POLL_S,
     lag_is_zero,
     private_topic,
     produce,
     read_all,
     run_count,
     running_bridge,
-    unique,
 )
 
 pytestmark = pytest.mark.integration
@@ -77,11 +78,14 @@ async def test_500_valid_orders_become_open_with_events_and_no_lag(
         await eventually(
             lambda: all_in_status(session_factory, ids, 1000),
             timeout_s=240,
-            every_s=1.0,
+            interval_s=1.0,
             what="500 orders in status 1000",
         )
         await eventually(
-            lambda: lag_is_zero(kafka_bootstrap, run.group, topic), timeout_s=30, what="lag 0"
+            lambda: lag_is_zero(kafka_bootstrap, run.group, topic),
+            timeout_s=30,
+            what="lag 0",
+            interval_s=KAFKA_POLL_S,
         )
         assert run.metrics.count("started") == 500
         assert run.metrics.count("dead_lettered") == 0
@@ -92,7 +96,7 @@ async def test_500_valid_orders_become_open_with_events_and_no_lag(
         status = await events_for(kafka_bootstrap, ORDER_STATUS_V1, wanted)
         return len({e["OrderID"] for e in status}) == 500
 
-    await eventually(all_events_published, timeout_s=60, every_s=1.0, what="500 status events")
+    await eventually(all_events_published, timeout_s=60, interval_s=1.0, what="500 status events")
     validation = await events_for(kafka_bootstrap, ORDER_VALIDATION_V1, wanted)
     assert {e["OrderID"] for e in validation if e["Valid"] is True} == wanted
     assert not [e for e in validation if e["Valid"] is not True]
@@ -115,10 +119,16 @@ async def test_duplicates_never_make_a_second_workflow_or_order(
 
     async with running_bridge(kafka_bootstrap, client, topic) as run:
         await eventually(
-            lambda: all_in_status(session_factory, ids, 1000), timeout_s=120, what="all Open"
+            lambda: all_in_status(session_factory, ids, 1000),
+            timeout_s=120,
+            what="all Open",
+            interval_s=KAFKA_POLL_S,
         )
         await eventually(
-            lambda: _handled(run.metrics, 30), timeout_s=60, what="both copies handled"
+            lambda: _handled(run.metrics, 30),
+            timeout_s=60,
+            what="both copies handled",
+            interval_s=KAFKA_POLL_S,
         )
         # Cancel each order: 9000 is terminal, so its workflow completes.
         for order_id in ids:
@@ -131,7 +141,12 @@ async def test_duplicates_never_make_a_second_workflow_or_order(
             await handle.result()
         # Once more after completion: still a duplicate.
         await produce(kafka_bootstrap, topic, [record(i) for i in ids])
-        await eventually(lambda: _handled(run.metrics, 45), timeout_s=60, what="third copies")
+        await eventually(
+            lambda: _handled(run.metrics, 45),
+            timeout_s=60,
+            what="third copies",
+            interval_s=KAFKA_POLL_S,
+        )
         assert run.metrics.count("started") == 15
         assert run.metrics.count("duplicate") == 30
 

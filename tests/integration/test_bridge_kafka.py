@@ -15,16 +15,17 @@ from contracts import dlq
 from contracts.dlq import header_map
 from contracts.topics import dlq_topic
 from tests.fixtures.worker import order_message
+from tests.helpers.ids import unique
+from tests.helpers.waiting import eventually
 from tests.integration.bridge_support import (
+    KAFKA_POLL_S,
     Record,
-    eventually,
     lag_is_zero,
     private_topic,
     produce,
     read_all,
     run_count,
     running_bridge,
-    unique,
     workflow_started,
 )
 
@@ -50,9 +51,14 @@ async def test_each_order_starts_one_workflow_and_offsets_are_committed(
         async def all_handled() -> bool:
             return run.metrics.count("started") + run.metrics.count("duplicate") == 40
 
-        await eventually(all_handled, timeout_s=90, what="40 records handled")
         await eventually(
-            lambda: lag_is_zero(kafka_bootstrap, run.group, topic), timeout_s=30, what="lag 0"
+            all_handled, timeout_s=90, what="40 records handled", interval_s=KAFKA_POLL_S
+        )
+        await eventually(
+            lambda: lag_is_zero(kafka_bootstrap, run.group, topic),
+            timeout_s=30,
+            what="lag 0",
+            interval_s=KAFKA_POLL_S,
         )
         assert run.metrics.count("started") == 20
         assert run.metrics.count("duplicate") == 20
@@ -95,10 +101,16 @@ async def test_poison_records_go_to_the_dlq_and_good_ones_are_processed(
 
     async with running_bridge(kafka_bootstrap, client, topic) as run:
         await eventually(
-            lambda: _count_at_least(run.metrics, len(records)), timeout_s=90, what="all handled"
+            lambda: _count_at_least(run.metrics, len(records)),
+            timeout_s=90,
+            what="all handled",
+            interval_s=KAFKA_POLL_S,
         )
         await eventually(
-            lambda: lag_is_zero(kafka_bootstrap, run.group, topic), timeout_s=30, what="lag 0"
+            lambda: lag_is_zero(kafka_bootstrap, run.group, topic),
+            timeout_s=30,
+            what="lag 0",
+            interval_s=KAFKA_POLL_S,
         )
 
     async def good_ones_open() -> bool:
@@ -111,7 +123,9 @@ async def test_poison_records_go_to_the_dlq_and_good_ones_are_processed(
             )
             return bool(rows.scalar_one() == len(good))
 
-    await eventually(good_ones_open, timeout_s=90, what="every good order Open")
+    await eventually(
+        good_ones_open, timeout_s=90, what="every good order Open", interval_s=KAFKA_POLL_S
+    )
 
     source = {(r.partition, r.offset): r for r in await read_all(kafka_bootstrap, topic)}
     dead = await read_all(kafka_bootstrap, dlq_topic(topic))

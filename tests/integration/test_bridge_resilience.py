@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,15 +32,17 @@ from orderflow.devstack.temporal import NAMESPACE, TemporalHandle, start_tempora
 from provisioning.topics import create_topics
 from tests.fixtures.kafka import TEST_PARTITIONS, kafka_test_options
 from tests.fixtures.worker import order_message
+from tests.helpers.ids import unique
+from tests.helpers.processes import OrderflowProcess
+from tests.helpers.waiting import eventually
 from tests.integration.bridge_support import (
+    KAFKA_POLL_S,
     Record,
-    eventually,
     lag,
     lag_is_zero,
     private_topic,
     produce,
     running_bridge,
-    unique,
     workflow_started,
 )
 
@@ -70,37 +71,6 @@ def private_broker(tmp_path: Path) -> Iterator[str]:
         yield broker.bootstrap_servers
     finally:
         broker.stop()
-
-
-class BridgeProcess:
-    """``python -m orderflow bridge`` with settings from the environment."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "orderflow", "bridge", env=self.env, stdout=log, stderr=log
-            )
-
-    def signal(self, sig: int) -> None:
-        assert self.process is not None
-        self.process.send_signal(sig)
-
-    async def wait(self, timeout_s: float) -> int:
-        assert self.process is not None
-        return await asyncio.wait_for(self.process.wait(), timeout=timeout_s)
-
-    async def ensure_stopped(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
 
 async def count_orders(sessions: Sessions, prefix: str, status: int | None = None) -> int:
@@ -142,15 +112,17 @@ async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
         "ORDERFLOW_BRIDGE__BACKOFF_MAX_S": "2",
         "ORDERFLOW_TELEMETRY__LOG_FORMAT": "json",
     }
-    first = BridgeProcess(env, tmp_path / "bridge-1.log")
-    second = BridgeProcess(env, tmp_path / "bridge-2.log")
+    first = OrderflowProcess("bridge", env=env, log_path=tmp_path / "bridge-1.log")
+    second = OrderflowProcess("bridge", env=env, log_path=tmp_path / "bridge-2.log")
     try:
         await first.start()
 
         async def some_open() -> bool:
             return await count_orders(session_factory, prefix) >= 150
 
-        await eventually(some_open, timeout_s=120, every_s=0.5, what="150 orders before the kill")
+        await eventually(
+            some_open, timeout_s=120, interval_s=0.5, what="150 orders before the kill"
+        )
         first.signal(signal.SIGKILL)
         assert await first.wait(30) == -signal.SIGKILL
         killed_at = await count_orders(session_factory, prefix)
@@ -161,11 +133,12 @@ async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
         async def all_open() -> bool:
             return await count_orders(session_factory, prefix, status=1000) == 1000
 
-        await eventually(all_open, timeout_s=300, every_s=1.0, what="all 1,000 orders Open")
+        await eventually(all_open, timeout_s=300, interval_s=1.0, what="all 1,000 orders Open")
         await eventually(
             lambda: lag_is_zero(private_broker, BRIDGE_CONSUMER_GROUP, ORDER_CREATE_V1),
             timeout_s=30,
             what="lag 0",
+            interval_s=KAFKA_POLL_S,
         )
         second.signal(signal.SIGTERM)
         assert await second.wait(60) == 0, second.log_text()[-3000:]
@@ -220,7 +193,10 @@ async def test_temporal_down_for_20s_nothing_committed_then_everything_started(
     async with running_bridge(kafka_bootstrap, client, topic, backoff_max_s=2.0) as run:
         await produce(kafka_bootstrap, topic, before)
         await eventually(
-            lambda: lag_is_zero(kafka_bootstrap, run.group, topic), timeout_s=60, what="first 40"
+            lambda: lag_is_zero(kafka_bootstrap, run.group, topic),
+            timeout_s=60,
+            what="first 40",
+            interval_s=KAFKA_POLL_S,
         )
 
         own_temporal.stop()
@@ -252,7 +228,7 @@ async def test_temporal_down_for_20s_nothing_committed_then_everything_started(
         await eventually(
             lambda: lag_is_zero(kafka_bootstrap, run.group, topic),
             timeout_s=120,
-            every_s=0.5,
+            interval_s=0.5,
             what="everything committed after Temporal returned",
         )
         # A start whose answer was lost in the outage comes back as a duplicate on retry.

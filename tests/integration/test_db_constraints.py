@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.status import OrderStatus, is_allowed
 from db.repository import get_order, upsert_order
-from tests.fixtures.database import sample_order, unique_order_id
+from tests.fixtures.database import sample_order
+from tests.helpers.ids import unique_order_id
 
 pytestmark = pytest.mark.integration
 
@@ -137,8 +138,8 @@ async def test_accepted_amounts_are_stored_at_scale_4(session_factory: Factory) 
         stored = await get_order(session, params["order_id"])
     assert stored is not None
     assert str(stored.order_total) == "12.3400"
-    assert str(stored.lines[0].quantity) == "1.5000"
-    assert str(stored.lines[0].unit_price) == "1.0000"
+    assert str(stored.order_lines[0].quantity) == "1.5000"
+    assert str(stored.order_lines[0].unit_price) == "1.0000"
 
 
 # --------------------------------------------------------------------------- history

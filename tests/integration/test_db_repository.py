@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.limits import MAX_PAGE_SIZE
+from contracts.order_create_v1.model import OrderLineV1
 from db.models import Order, OrderLine, OrderStatusHistory
 from db.repository import (
     InvalidTransitionError,
-    NewOrderLine,
+    NewOrder,
     OrderConflictError,
     OrderNotFoundError,
     StaleStatusError,
@@ -23,11 +25,17 @@ from db.repository import (
     list_orders,
     upsert_order,
 )
-from tests.fixtures.database import sample_order, unique_order_id
+from tests.fixtures.database import sample_order
+from tests.helpers.ids import unique_order_id
 
 pytestmark = pytest.mark.integration
 
 Factory = async_sessionmaker[AsyncSession]
+
+
+def changed(order: NewOrder, **fields: object) -> NewOrder:
+    """``order`` with some of its message's fields (snake_case names) replaced."""
+    return replace(order, order=order.order.model_copy(update=fields))
 
 
 @pytest.fixture(params=["direct", "pgbouncer"])
@@ -84,7 +92,7 @@ async def test_retry_with_equal_values_in_another_form_is_the_same_order(factory
         await upsert_order(session, order)
     from datetime import timedelta, timezone
 
-    same = replace(
+    same = changed(
         order,
         total_charges=Decimal("1.0000"),
         captured_date=datetime(2025, 1, 1, 13, tzinfo=timezone(timedelta(hours=1))),
@@ -109,13 +117,13 @@ async def test_same_order_id_with_other_header_is_a_conflict(
         await upsert_order(session, order)
     with pytest.raises(OrderConflictError) as info:
         async with factory.begin() as session:
-            await upsert_order(session, replace(order, **change))  # type: ignore[arg-type]
+            await upsert_order(session, changed(order, **change))
     assert info.value.fields == (field,)
     assert "999" not in str(info.value)  # names fields, never values
     async with factory() as session:
         stored = await get_order(session, order.order_id)
     assert stored is not None
-    assert stored.order_total == order.order_total
+    assert stored.order_total == order.order.order_total
     assert await row_counts(factory, order.order_id) == (1, 2, 1)
 
 
@@ -123,12 +131,13 @@ async def test_same_order_id_with_other_lines_is_a_conflict(factory: Factory) ->
     order = sample_order(line_count=2)
     async with factory.begin() as session:
         await upsert_order(session, order)
-    changed_line = replace(order.lines[1], quantity=Decimal(7))
-    extra_line = NewOrderLine(order_line_id="L9", item_id="X", quantity=Decimal(1))
+    lines = order.order.order_lines
+    changed_line = lines[1].model_copy(update={"quantity": Decimal(7)})
+    extra_line = OrderLineV1.model_validate({"OrderLineID": "L9", "ItemID": "X", "Quantity": 1})
     for other, expected in [
-        (replace(order, lines=(order.lines[0], changed_line)), ("OrderLines[1].quantity",)),
-        (replace(order, lines=(*order.lines, extra_line)), ("OrderLines",)),
-        (replace(order, lines=tuple(reversed(order.lines))), ("OrderLines[0]", "OrderLines[1]")),
+        (changed(order, order_lines=[lines[0], changed_line]), ("OrderLines[1].quantity",)),
+        (changed(order, order_lines=[*lines, extra_line]), ("OrderLines",)),
+        (changed(order, order_lines=lines[::-1]), ("OrderLines[0]", "OrderLines[1]")),
     ]:
         with pytest.raises(OrderConflictError) as info:
             async with factory.begin() as session:
@@ -255,7 +264,7 @@ async def test_get_order_returns_lines_in_message_order_and_scale_4_values(
     factory: Factory,
 ) -> None:
     order = sample_order(line_count=3)
-    order = replace(order, lines=tuple(reversed(order.lines)))
+    order = changed(order, order_lines=order.order.order_lines[::-1])
     async with factory.begin() as session:
         await upsert_order(session, order)
     async with factory() as session:
@@ -263,8 +272,9 @@ async def test_get_order_returns_lines_in_message_order_and_scale_4_values(
         missing = await get_order(session, unique_order_id())
     assert missing is None
     assert stored is not None
-    assert [line.order_line_id for line in stored.lines] == ["L3", "L2", "L1"]
-    assert [str(line.quantity) for line in stored.lines] == ["3.0000", "2.0000", "1.0000"]
+    assert [line.order_line_id for line in stored.order_lines] == ["L3", "L2", "L1"]
+    assert [line.line_number for line in stored.order_lines] == [1, 2, 3]
+    assert [str(line.quantity) for line in stored.order_lines] == ["3.0000", "2.0000", "1.0000"]
     assert str(stored.total_charges) == "1.0000"
     assert stored.status_name == "Open"
 
@@ -288,7 +298,7 @@ async def test_list_orders_pages_newest_first_with_filters(factory: Factory) -> 
             page = await list_orders(
                 session, ship_from_location_id=location, limit=2, cursor=cursor
             )
-        seen += [item.order_id for item in page.items]
+        seen += [item.order_id for item in page.orders]
         pages += 1
         if page.next_cursor is None:
             break
@@ -302,16 +312,16 @@ async def test_list_orders_pages_newest_first_with_filters(factory: Factory) -> 
         )
         canceled = await list_orders(session, status=9000, ship_from_location_id=location, limit=10)
         newest = await list_orders(session, limit=1)
-    assert [o.order_id for o in open_orders.items] == list(reversed(ids[1:]))
-    assert [(o.order_id, o.status_name) for o in canceled.items] == [(ids[0], "Canceled")]
+    assert [o.order_id for o in open_orders.orders] == list(reversed(ids[1:]))
+    assert [(o.order_id, o.status_name) for o in canceled.orders] == [(ids[0], "Canceled")]
     assert canceled.next_cursor is None
-    assert len(newest.items) == 1
+    assert len(newest.orders) == 1
     assert newest.next_cursor is not None
 
 
 async def test_list_orders_rejects_bad_limits(session_factory: Factory) -> None:
     async with session_factory() as session:
-        for limit in (0, 1001):
+        for limit in (0, MAX_PAGE_SIZE + 1):
             with pytest.raises(ValueError, match="limit"):
                 await list_orders(session, limit=limit)
 

@@ -7,7 +7,7 @@ a second start on the same folder comes up with the data of the first.
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import os
 import queue
 import shutil
@@ -17,7 +17,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,13 +27,16 @@ import pytest
 from temporalio.client import Client
 
 from contracts.topics import ALL_TOPICS, RETENTION_MS
+from orderflow.devstack import process as devstack_process
 from orderflow.devstack.net import free_port, http_ok
 from orderflow.devstack.postgres import ensure_database, start_embedded_postgres
-from orderflow.devstack.process import ManagedProcess, ServiceError, find_binary, wait_until
+from orderflow.devstack.process import ManagedProcess, ServiceError, find_binary
 from orderflow.devstack.supervisor import READY_LINE
 from provisioning.migrations import head_revision
 from provisioning.topics import create_topics, list_topics, topic_configs
 from tests.fixtures.containers import containers_mode, require_docker
+from tests.helpers.http import wait_for_status
+from tests.helpers.waiting import eventually, wait_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120.0
@@ -138,14 +140,6 @@ def _addresses(env: dict[str, str]) -> tuple[str, str, str, str]:
     return temporal, ui, broker, database
 
 
-def _serves_metric(url: str, name: bytes) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return name in response.read()
-    except OSError:
-        return False
-
-
 def _search_attributes_listed(address: str) -> bool:
     result = subprocess.run(
         [find_binary("temporal"), "operator", "search-attribute", "list", "--address", address],
@@ -190,19 +184,21 @@ async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[st
         assert http_ok(ui)
         # The worker and the bridge serve their probes and metrics on their own ports.
         for name, metric in (
-            ("worker", b"temporal_worker_task_slots_available"),
-            ("bridge", b"orderflow_bridge_in_flight"),
+            ("worker", "temporal_worker_task_slots_available"),
+            ("bridge", "orderflow_bridge_in_flight"),
         ):
             base = f"http://127.0.0.1:{dev_env[f'ORDERFLOW_DEV__{name.upper()}_HTTP_PORT']}"
             assert f"{name.capitalize()} probes" in output
             assert f"{base}/health/ready" in output
-            wait_until(functools.partial(http_ok, f"{base}/health/ready"), timeout_s=60)
-            wait_until(functools.partial(_serves_metric, f"{base}/metrics", metric), timeout_s=60)
+            await wait_for_status(f"{base}/health/ready", 200)
+            await wait_for_status(f"{base}/metrics", 200, body=metric)
         api = f"http://127.0.0.1:{dev_env['ORDERFLOW_API__PORT']}"
         assert f"API              {api}" in output
-        # http_ok is False for a 503: ready means database, Temporal and broker all answer.
-        wait_until(lambda: http_ok(f"{api}/health/ready"), timeout_s=60)
-        wait_until(lambda: _search_attributes_listed(temporal), timeout_s=30)
+        # 200, not 503: the API's database and Temporal answer.
+        await wait_for_status(f"{api}/health/ready", 200)
+        await eventually(
+            lambda: asyncio.to_thread(_search_attributes_listed, temporal), timeout_s=30
+        )
         retention = await _topic_retention(broker)
         assert retention == dict.fromkeys(ALL_TOPICS, str(RETENTION_MS))
 
@@ -251,7 +247,8 @@ def test_a_service_that_dies_is_reported_with_its_log_tail(tmp_path: Path) -> No
     )
     process.start()
     with pytest.raises(ServiceError) as failure:
-        wait_until(lambda: False, timeout_s=30, process=process)
+        # The stack's own wait (under test here) fails early when its process exits.
+        devstack_process.wait_until(lambda: False, timeout_s=30, process=process)
     assert "flaky exited with code 3" in str(failure.value)
     assert "listening failed: address in use" in str(failure.value)
 

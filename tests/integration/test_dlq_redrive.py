@@ -24,14 +24,15 @@ from contracts.dlq import header_map
 from contracts.ids import workflow_id
 from contracts.topics import ORDER_VALIDATION_V1, dlq_topic
 from tests.fixtures.worker import order_message
+from tests.helpers.ids import unique
+from tests.helpers.waiting import eventually
 from tests.integration.bridge_support import (
+    KAFKA_POLL_S,
     Record,
-    eventually,
     private_topic,
     produce,
     read_all,
     running_bridge,
-    unique,
 )
 
 pytestmark = pytest.mark.integration
@@ -101,13 +102,15 @@ async def test_validation_failure_is_dead_lettered_then_corrected_and_redriven(
                     return False
             return True
 
-        await eventually(both_failed, timeout_s=90, what="both workflows failed")
+        await eventually(
+            both_failed, timeout_s=90, what="both workflows failed", interval_s=KAFKA_POLL_S
+        )
         assert run.metrics.count("started") == 2
 
         async def dead_lettered() -> bool:
             return len(await read_all(kafka_bootstrap, dead_topic)) == 2
 
-        await eventually(dead_lettered, timeout_s=30, what="2 DLQ records")
+        await eventually(dead_lettered, timeout_s=30, what="2 DLQ records", interval_s=KAFKA_POLL_S)
         letters = {r.key: r for r in await read_all(kafka_bootstrap, dead_topic)}
         for key in (b"NO-LOCATION", b"DC-01"):
             headers = header_map(list(letters[key].headers))
@@ -174,7 +177,9 @@ async def test_validation_failure_is_dead_lettered_then_corrected_and_redriven(
         async def open_now() -> bool:
             return await _status(session_factory, missing) == 1000
 
-        await eventually(open_now, timeout_s=90, what="the corrected order to be Open")
+        await eventually(
+            open_now, timeout_s=90, what="the corrected order to be Open", interval_s=KAFKA_POLL_S
+        )
         assert await _status(session_factory, zero) is None
 
     republished = [r for r in await read_all(kafka_bootstrap, topic) if r.key == b"NO-LOCATION"]

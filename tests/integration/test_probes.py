@@ -23,7 +23,8 @@ from sqlalchemy.engine import make_url
 
 from orderflow.devstack.net import free_port
 from probes.server import ProbeServer
-from tests.integration.process_support import running, wait_for_status
+from tests.helpers.http import wait_for_status
+from tests.helpers.processes import orderflow_process
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +95,7 @@ async def test_worker_readiness_follows_the_database(
             "ORDERFLOW_WORKER__HTTP_PORT": str(port),
         }
         base = f"http://127.0.0.1:{port}"
-        async with running("worker", env, tmp_path / "worker.log"):
+        async with orderflow_process("worker", env=env, log_path=tmp_path / "worker.log"):
             ready = await wait_for_status(f"{base}/health/ready", 200)
             assert ready.json()["Checks"]["temporal"]["Ok"] is True  # it polls its queue
             await wait_for_status(f"{base}/health/live", 200)
@@ -125,7 +126,7 @@ async def test_bridge_readiness_follows_temporal(
             "ORDERFLOW_BRIDGE__HTTP_PORT": str(port),
         }
         base = f"http://127.0.0.1:{port}"
-        async with running("bridge", env, tmp_path / "bridge.log"):
+        async with orderflow_process("bridge", env=env, log_path=tmp_path / "bridge.log"):
             ready = await wait_for_status(f"{base}/health/ready", 200)
             assert set(ready.json()["Checks"]) == {"kafka", "temporal"}
             metrics = await wait_for_status(f"{base}/metrics", 200)

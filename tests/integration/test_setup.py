@@ -20,7 +20,8 @@ from orderflow.devstack.broker import BrokerHandle, start_broker
 from orderflow.devstack.net import free_port
 from orderflow.devstack.temporal import TemporalHandle, start_temporal
 from tests.fixtures.database import EmptyDatabases
-from tests.integration.process_support import running, wait_for_status
+from tests.helpers.http import wait_for_status
+from tests.helpers.processes import orderflow_process
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +109,7 @@ async def test_setup_provisions_fresh_services_once_then_the_bridge_starts(
     # The bridge now starts: it reaches readiness (its group assignment, Temporal answering).
     port = free_port()
     probes = {"ORDERFLOW_BRIDGE__HTTP_HOST": "127.0.0.1", "ORDERFLOW_BRIDGE__HTTP_PORT": str(port)}
-    async with running("bridge", {**env, **probes}, tmp_path / "bridge.log"):
+    async with orderflow_process("bridge", env={**env, **probes}, log_path=tmp_path / "bridge.log"):
         await wait_for_status(f"http://127.0.0.1:{port}/health/ready", 200, timeout_s=90)
 
 

@@ -22,16 +22,18 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities import names
 from bridges.handler import StartOrder
+from bridges.starter import start_order_workflow
 from config.kafka import producer_options
 from config.settings import KafkaSettings
 from config.telemetry import temporal_interceptors, trace_database, untrace_database
 from contracts.ids import workflow_id
 from contracts.topics import ORDER_STATUS_V1, ORDER_VALIDATION_V1
 from db.engine import create_engine, create_session_factory
-from tests.fixtures.worker import eventually, order_message, unique_order_id
-from tests.integration.bridge_support import private_topic, produce, running_bridge, unique
+from tests.fixtures.worker import order_message
+from tests.helpers.ids import unique, unique_order_id
+from tests.helpers.waiting import eventually
+from tests.integration.bridge_support import private_topic, produce, running_bridge
 from workers.order_worker import build_order_worker, order_activities
-from workflows.start import start_order_workflow
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +121,7 @@ async def test_a_record_is_one_trace_from_the_bridge_to_sql_and_publish(
     kafka_bootstrap: str,
 ) -> None:
     async def start_on_traced_queue(client: Client, request: StartOrder) -> object:
-        return await start_order_workflow(client, request.input, task_queue=traced_worker)
+        return await start_order_workflow(client, request, task_queue=traced_worker)
 
     topic = await private_topic(kafka_bootstrap)
     order_id = unique_order_id("TRACE")

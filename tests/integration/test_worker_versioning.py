@@ -18,15 +18,11 @@ from temporalio.worker import Worker
 
 from config.settings import WorkerSettings
 from contracts.workflow_io import ChangeStatusRequest, ChangeStatusResult, OrderStatusView
-from tests.fixtures.worker import (
-    FakeOrderActivities,
-    eventually,
-    order_input,
-    register_search_attributes,
-    unique_order_id,
-)
+from tests.fixtures.worker import FakeOrderActivities, order_input, register_search_attributes
+from tests.helpers.ids import unique_order_id
+from tests.helpers.starts import start_order
+from tests.helpers.waiting import eventually
 from workers.order_worker import build_order_worker, deployment_config
-from workflows.start import start_order_workflow
 
 pytestmark = pytest.mark.integration
 
@@ -70,9 +66,7 @@ async def test_a_running_order_moves_to_the_new_worker_version(
     ):
         # The server learns of the version from its first polls: retry until it does.
         await eventually(make_current(client, deployment, "v1"))
-        handle = await start_order_workflow(
-            client, order_input(unique_order_id("V")), task_queue=task_queue
-        )
+        handle = await start_order(client, order_input(unique_order_id("V")), task_queue=task_queue)
 
         async def is_open() -> None:
             view = await handle.query("status", result_type=OrderStatusView)

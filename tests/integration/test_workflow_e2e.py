@@ -7,10 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,12 +25,13 @@ from contracts.topics import ORDER_CREATE_V1, ORDER_STATUS_V1, ORDER_VALIDATION_
 from contracts.workflow_io import ChangeStatusRequest, ChangeStatusResult, OrderStatusView
 from db.repository import get_order
 from tests.fixtures.kafka import kafka_test_options
-from tests.fixtures.worker import eventually, order_input, order_message, unique_order_id
-from workflows.start import start_order_workflow
+from tests.fixtures.worker import order_input, order_message
+from tests.helpers.ids import unique, unique_order_id
+from tests.helpers.processes import orderflow_process
+from tests.helpers.starts import start_order
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 async def find_records(
@@ -72,7 +69,7 @@ async def test_valid_order_is_stored_published_and_moves_to_a_terminal_status(
 ) -> None:
     client = temporal_dev_env.client
     order_id = unique_order_id("E2E")
-    handle = await start_order_workflow(client, order_input(order_id))
+    handle = await start_order(client, order_input(order_id))
 
     async def stored_open() -> None:
         async with session_factory() as session:
@@ -118,7 +115,7 @@ async def test_invalid_order_is_rejected_dead_lettered_and_not_stored(
     client = temporal_dev_env.client
     order_id = unique_order_id("E2E")
     raw = order_message(order_id, OrderLines=[{"OrderLineID": "1", "ItemID": "X", "Quantity": 0}])
-    handle = await start_order_workflow(client, order_input(order_id, raw, offset=1234))
+    handle = await start_order(client, order_input(order_id, raw, offset=1234))
 
     with pytest.raises(WorkflowFailureError) as failed:
         await asyncio.wait_for(handle.result(), timeout=60)
@@ -155,8 +152,9 @@ async def test_worker_process_runs_orders_and_exits_0_on_sigterm(
     temporal_address: str,
     database_url: str,
     kafka_bootstrap: str,
+    tmp_path: Path,
 ) -> None:
-    task_queue = f"process-{uuid.uuid4().hex[:8]}"
+    task_queue = unique("process")
     env = {
         **os.environ,
         "ORDERFLOW_TEMPORAL__ADDRESS": temporal_address,
@@ -165,30 +163,18 @@ async def test_worker_process_runs_orders_and_exits_0_on_sigterm(
         "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
         "ORDERFLOW_WORKER__GRACEFUL_SHUTDOWN_S": "5",
     }
-    process = subprocess.Popen(  # noqa: ASYNC220 - a child we signal, not a blocking call
-        [sys.executable, "-m", "orderflow", "worker"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    log_path = tmp_path / "worker.log"
+    async with orderflow_process("worker", env=env, log_path=log_path) as process:
         client: Client = temporal_dev_env.client
         order_id = unique_order_id("PROC")
-        handle = await start_order_workflow(client, order_input(order_id), task_queue=task_queue)
+        handle = await start_order(client, order_input(order_id), task_queue=task_queue)
 
         async def is_open() -> None:
             view = await handle.query("status", result_type=OrderStatusView)
             assert view.status_code == 1000
 
         await eventually(is_open, timeout_s=90)
-        process.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(process.wait, 60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        output = process.communicate()[0].decode("utf-8", "replace")
-        print(output)  # shown by pytest when the test fails
-    assert code == 0, output
+    # Leaving the block sent SIGTERM and checked exit code 0.
+    output = process.log_text()
     assert "worker stopped" in output
     await handle.terminate("test done")

@@ -7,8 +7,8 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from api.middleware import incoming_correlation_id
-from api.schemas import decimal_text
 from api.status_change import update_failure
+from contracts.decimals import decimal_text
 from contracts.errors import INVALID_STATUS_TRANSITION, ORDER_NOT_FOUND, RETRY_BUDGET_EXHAUSTED
 
 
@@ -50,4 +50,3 @@ def test_decimals_are_fixed_point_text() -> None:
     assert decimal_text(Decimal("12.3400")) == "12.3400"
     assert decimal_text(Decimal("0E-4")) == "0.0000"
     assert decimal_text(Decimal("99999999999999.9999")) == "99999999999999.9999"
-    assert decimal_text(None) is None

@@ -16,6 +16,7 @@ from bridges.handler import (
 )
 from contracts import dlq
 from contracts.dlq import DlqStage, header_map
+from contracts.order_create_v1.envelope import MessageFields
 
 NOW = datetime(2025, 1, 31, 10, 0, tzinfo=UTC)
 COORDS = RecordCoordinates(topic="order.create.v1", partition=2, offset=41, timestamp_ms=1_700_000)
@@ -52,7 +53,8 @@ def test_valid_order_becomes_a_start_with_origin_and_raw_message() -> None:
     decision = run(order(MessageID="m-1"))
     assert isinstance(decision, StartOrder)
     assert decision.workflow_id == "order-A-1"
-    assert decision.ship_from_location_id == "DC-07"
+    assert decision.fields.ship_from_location_id == "DC-07"
+    assert decision.fields.line_count == 1
     wf_input = decision.input
     assert wf_input.order_id == "A-1"
     assert wf_input.raw_message == order(MessageID="m-1").decode()
@@ -93,16 +95,13 @@ def test_correlation_id_precedence(headers, fields, expected) -> None:
     assert decision.input.correlation_id == expected
 
 
-def test_correlation_id_is_bounded() -> None:
-    chosen = choose_correlation_id([("correlation-id", b"x" * 1000)], None, None, lambda: "n")
-    assert chosen == "x" * 128
-
-
-def test_correlation_id_drops_control_characters() -> None:
-    chosen = choose_correlation_id([("correlation-id", b"ab\x00c\n")], None, None, lambda: "n")
-    assert chosen == "abc"
-    only_control = choose_correlation_id([("correlation-id", b"\x00\x01")], "fld", None, str)
-    assert only_control == "fld"
+def test_a_correlation_id_that_breaks_the_rule_is_skipped_not_repaired() -> None:
+    fields = MessageFields(correlation_id="fld", message_id="msg")
+    assert choose_correlation_id([("correlation-id", b"x" * 1000)], fields, str) == "fld"
+    assert choose_correlation_id([("correlation-id", b"ab\x00c")], fields, str) == "fld"
+    blank_field = MessageFields(correlation_id="has space", message_id="msg")
+    assert choose_correlation_id([], blank_field, str) == "msg"
+    assert choose_correlation_id([], MessageFields(), lambda: "new") == "new"
 
 
 def test_redriven_record_starts_a_later_attempt() -> None:

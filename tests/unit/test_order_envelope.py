@@ -7,7 +7,7 @@ import json
 import pytest
 
 from contracts.dlq import DlqStage
-from contracts.order_create_v1 import PoisonMessage, parse_envelope
+from contracts.order_create_v1.envelope import PoisonMessage, parse_envelope, read_fields
 
 LIMIT = 1024
 
@@ -20,7 +20,7 @@ def test_only_a_usable_order_id_is_needed() -> None:
     envelope = parse_envelope(b'{"OrderID": "ORD-1", "Anything": [1, 2]}', max_bytes=LIMIT)
     assert envelope.order_id == "ORD-1"
     assert envelope.schema_version == "1.0"
-    assert envelope.ship_from_location_id is None
+    assert envelope.fields.ship_from_location_id is None
 
 
 def test_optional_tracing_fields_are_picked_up() -> None:
@@ -29,8 +29,8 @@ def test_optional_tracing_fields_are_picked_up() -> None:
         b'"ShipFromLocationID": "DC-1", "SchemaVersion": "1.3"}',
         max_bytes=LIMIT,
     )
-    assert (envelope.message_id, envelope.correlation_id) == ("m-1", "c-1")
-    assert envelope.ship_from_location_id == "DC-1"
+    assert (envelope.fields.message_id, envelope.fields.correlation_id) == ("m-1", "c-1")
+    assert envelope.fields.ship_from_location_id == "DC-1"
     assert envelope.schema_version == "1.3"
 
 
@@ -79,3 +79,28 @@ def test_deeply_nested_json_is_poison_not_a_crash() -> None:
     with pytest.raises(PoisonMessage) as caught:
         parse_envelope(value, max_bytes=len(value))
     assert caught.value.stage == DlqStage.DESERIALIZE
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (None, {}),
+        ([1, 2], {}),
+        (
+            {"OrderID": "A", "ShipFromLocationID": "DC", "MessageID": "m"},
+            {"order_id": "A", "ship_from_location_id": "DC", "message_id": "m"},
+        ),
+        # Blank or non-string text is not usable.
+        ({"OrderID": " ", "ShipFromLocationID": 7, "CorrelationID": ""}, {}),
+        (
+            {"OrderLines": [{}, {}], "OrderTotal": "12.50"},
+            {"line_count": 2, "order_total": "12.50"},
+        ),
+        ({"OrderLines": {"a": 1}, "OrderTotal": True}, {}),
+        ({"OrderTotal": {"x": 1}}, {}),
+    ],
+)
+def test_the_lenient_field_reader(payload: object, expected: dict[str, object]) -> None:
+    fields = read_fields(payload)
+    usable = {name: value for name, value in vars(fields).items() if value is not None}
+    assert usable == expected

@@ -10,7 +10,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.order_create_v1 import OrderCreateV1, loads, validate_order, validate_order_json
+from contracts.order_create_v1.envelope import loads
+from contracts.order_create_v1.model import OrderCreateV1
+from contracts.order_create_v1.validation import parse_order, validate_order
 
 ID_ALPHABET = st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
 order_ids = st.text(ID_ALPHABET, min_size=1, max_size=64)
@@ -65,13 +67,13 @@ def test_valid_orders_round_trip_through_json(payload: dict[str, Any]) -> None:
     assert first.valid, first.issues
     assert first.order is not None
     text = first.order.model_dump_json()
-    second = validate_order_json(text)
+    second = parse_order(text)
     assert second.valid, second.issues
     assert second.order == first.order
-    # Decimals are written as strings: exactly the digits, never a binary float.
-    for line, dumped in zip(first.order.OrderLines, loads(text)["OrderLines"], strict=True):
-        assert Decimal(dumped["Quantity"]) == line.Quantity
-        assert dumped["Quantity"] == str(line.Quantity)
+    # Decimals are written as fixed-point strings: exactly the digits, never a binary float.
+    for line, dumped in zip(first.order.order_lines, loads(text)["OrderLines"], strict=True):
+        assert Decimal(dumped["Quantity"]) == line.quantity
+        assert dumped["Quantity"] == format(line.quantity, "f")
 
 
 @settings(max_examples=100, deadline=None)
@@ -81,9 +83,9 @@ def test_decimals_as_json_numbers_parse_exactly(value: Decimal) -> None:
         '{"OrderID": "o", "ShipFromLocationID": "L", "OrderLines": '
         f'[{{"OrderLineID": "1", "ItemID": "i", "Quantity": 1, "UnitPrice": {value}}}]}}'
     )
-    result = validate_order_json(raw)
+    result = parse_order(raw)
     assert result.order is not None, result.issues
-    assert result.order.OrderLines[0].UnitPrice == value
+    assert result.order.order_lines[0].unit_price == value
 
 
 def test_model_dump_keeps_unknown_fields() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from contracts.errors import ErrorCode
-from contracts.order_create_v1 import validate_order, validate_order_json
+from contracts.order_create_v1.validation import parse_order, validate_order
 
 
 def good_order() -> dict[str, Any]:
@@ -49,7 +49,7 @@ def test_good_order_is_valid() -> None:
     result = validate_order(good_order())
     assert result.valid, result.issues
     assert result.order is not None
-    assert result.order.OrderLines[0].UnitPrice == Decimal("10.25")
+    assert result.order.order_lines[0].unit_price == Decimal("10.25")
 
 
 @pytest.mark.parametrize(
@@ -158,13 +158,13 @@ def test_floats_given_as_json_numbers_keep_their_exact_decimal_value() -> None:
         "OrderLines": [{"OrderLineID": "1", "ItemID": "SKU-1", "Quantity": 3, "UnitPrice": 0.1},
                        {"OrderLineID": "2", "ItemID": "SKU-2", "Quantity": 1.1, "UnitPrice": 2.2}],
         "OrderSubTotal": 2.72, "TotalTaxes": 0.0001, "OrderTotal": 2.7201}"""
-    result = validate_order_json(raw)
+    result = parse_order(raw)
     # In binary floats 3 x 0.1 + 1.1 x 2.2 is 2.7200000000000006: the totals check would fail.
     assert result.valid, result.issues
     assert result.order is not None
-    assert result.order.OrderLines[0].UnitPrice == Decimal("0.1")
-    assert result.order.OrderLines[1].Quantity == Decimal("1.1")
-    assert result.order.TotalTaxes == Decimal("0.0001")
+    assert result.order.order_lines[0].unit_price == Decimal("0.1")
+    assert result.order.order_lines[1].quantity == Decimal("1.1")
+    assert result.order.total_taxes == Decimal("0.0001")
 
 
 def test_unknown_fields_are_kept() -> None:
@@ -172,7 +172,7 @@ def test_unknown_fields_are_kept() -> None:
     order["OrderLines"][0]["Engraving"] = "Happy birthday"
     result = validate_order(order)
     assert result.order is not None
-    assert result.order.extra_fields == {"LoyaltyTier": "gold", "Extensions": {"Gift": True}}
+    assert result.order.model_extra == {"LoyaltyTier": "gold", "Extensions": {"Gift": True}}
     dumped = result.order.model_dump(mode="json")
     assert dumped["OrderLines"][0]["Engraving"] == "Happy birthday"
 
@@ -182,10 +182,10 @@ def test_trailing_zeros_do_not_count_as_decimals() -> None:
 
 
 def test_malformed_json_and_non_objects_are_issues_not_exceptions() -> None:
-    assert [i.Code for i in validate_order_json(b"{not json").issues] == [ErrorCode.MALFORMED_JSON]
-    assert [i.Code for i in validate_order_json(b"\xff\xfe").issues] == [ErrorCode.MALFORMED_JSON]
-    assert [i.Code for i in validate_order_json(b"[1, 2]").issues] == [ErrorCode.NOT_AN_OBJECT]
-    assert [i.Code for i in validate_order_json(b"NaN").issues] == [ErrorCode.MALFORMED_JSON]
+    assert [i.Code for i in parse_order(b"{not json").issues] == [ErrorCode.MALFORMED_JSON]
+    assert [i.Code for i in parse_order(b"\xff\xfe").issues] == [ErrorCode.MALFORMED_JSON]
+    assert [i.Code for i in parse_order(b"[1, 2]").issues] == [ErrorCode.NOT_AN_OBJECT]
+    assert [i.Code for i in parse_order(b"NaN").issues] == [ErrorCode.MALFORMED_JSON]
 
 
 def test_issue_messages_do_not_echo_payload_values() -> None:

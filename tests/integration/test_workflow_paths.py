@@ -27,13 +27,15 @@ from contracts.workflow_io import OrderState, OrderStatusView
 from tests.fixtures.worker import (
     FAST_RETRIES,
     FakeOrderActivities,
-    eventually,
     fake_worker,
     order_input,
     order_message,
-    unique_order_id,
 )
-from workflows.start import start_order_workflow
+from tests.helpers.ids import unique_order_id
+from tests.helpers.starts import start_order
+from tests.helpers.waiting import eventually
+
+pytestmark = pytest.mark.integration
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -72,7 +74,7 @@ async def test_valid_order_becomes_open_and_publishes_both_events(
 ) -> None:
     client, fakes, task_queue = harness
     order_id = unique_order_id()
-    handle = await start_order_workflow(client, order_input(order_id), task_queue=task_queue)
+    handle = await start_order(client, order_input(order_id), task_queue=task_queue)
 
     view = await eventually(lambda: _open_status(handle))
 
@@ -102,9 +104,7 @@ async def test_invalid_order_publishes_every_error_dead_letters_and_fails(harnes
     client, fakes, task_queue = harness
     order_id = unique_order_id()
     raw = order_message(order_id, ShipFromLocationID=None, OrderLines=[])
-    handle = await start_order_workflow(
-        client, order_input(order_id, raw, offset=42), task_queue=task_queue
-    )
+    handle = await start_order(client, order_input(order_id, raw, offset=42), task_queue=task_queue)
 
     cause = await _failure(handle)
 
@@ -132,7 +132,7 @@ async def test_transient_failures_are_retried_until_the_order_is_open(harness) -
     fakes.fail_persist = 2
     fakes.fail_publish = 1
     order_id = unique_order_id()
-    handle = await start_order_workflow(client, order_input(order_id), task_queue=task_queue)
+    handle = await start_order(client, order_input(order_id), task_queue=task_queue)
 
     await eventually(lambda: _open_status(handle))
 
@@ -157,7 +157,7 @@ async def test_spent_retry_budget_dead_letters_and_fails(
     setattr(fakes, failing, 1000)
     order_id = unique_order_id()
     raw = order_message(order_id)
-    handle = await start_order_workflow(client, order_input(order_id, raw), task_queue=task_queue)
+    handle = await start_order(client, order_input(order_id, raw), task_queue=task_queue)
 
     cause = await _failure(handle)
 
@@ -174,7 +174,7 @@ async def test_business_refusal_is_not_retried(harness) -> None:
     client, fakes, task_queue = harness
     fakes.refuse_persist = ORDER_CONFLICT
     order_id = unique_order_id()
-    handle = await start_order_workflow(client, order_input(order_id), task_queue=task_queue)
+    handle = await start_order(client, order_input(order_id), task_queue=task_queue)
 
     cause = await _failure(handle)
 
@@ -189,7 +189,7 @@ async def test_bug_in_workflow_code_fails_the_order_instead_of_wedging_it(harnes
     # An unknown status code from the database makes OrderStatus(...) raise in workflow code.
     fakes.stored_status = 1234
     order_id = unique_order_id()
-    handle = await start_order_workflow(client, order_input(order_id), task_queue=task_queue)
+    handle = await start_order(client, order_input(order_id), task_queue=task_queue)
 
     cause = await _failure(handle)
 
@@ -213,7 +213,7 @@ async def test_delivered_order_completes_when_the_return_window_passes(
             ),
         }
     )
-    handle = await start_order_workflow(client, resumed, task_queue=task_queue)
+    handle = await start_order(client, resumed, task_queue=task_queue)
 
     result = await asyncio.wait_for(handle.result(), timeout=60)
 
@@ -235,7 +235,7 @@ async def test_resumed_terminal_order_completes_at_once(harness) -> None:
             )
         }
     )
-    handle = await start_order_workflow(client, resumed, task_queue=task_queue)
+    handle = await start_order(client, resumed, task_queue=task_queue)
 
     result = await asyncio.wait_for(handle.result(), timeout=60)
 

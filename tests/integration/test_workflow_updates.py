@@ -21,16 +21,11 @@ from contracts.errors import INVALID_STATUS_TRANSITION
 from contracts.status import OrderStatus
 from contracts.topics import ORDER_STATUS_V1
 from contracts.workflow_io import ChangeStatusRequest, ChangeStatusResult, OrderStatusView
-from tests.fixtures.worker import (
-    FAST_RETRIES,
-    FakeOrderActivities,
-    eventually,
-    fake_worker,
-    order_input,
-    unique_order_id,
-)
+from tests.fixtures.worker import FAST_RETRIES, FakeOrderActivities, fake_worker, order_input
+from tests.helpers.ids import unique_order_id
+from tests.helpers.starts import start_order
+from tests.helpers.waiting import eventually
 from workflows import search_attributes as sa
-from workflows.start import start_order_workflow
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +49,7 @@ async def _open_order(harness, **option_overrides) -> Handle:
     client, _, task_queue = harness
     order_id = unique_order_id("U")
     options = FAST_RETRIES.model_copy(update=option_overrides)
-    handle = await start_order_workflow(
+    handle = await start_order(
         client, order_input(order_id, options=options), task_queue=task_queue
     )
 
