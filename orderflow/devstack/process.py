@@ -97,7 +97,9 @@ class ManagedProcess:
     def start(self) -> None:
         """Start (or, after it exited and was stopped, start again) appending to the log."""
         if self.popen is not None and not self._stopped:
-            raise ServiceError(f"{self.name} is already running (pid {self.popen.pid})")
+            raise ServiceError(
+                f"{self.name} is already running (pid {self.popen.pid}): stop it first"
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             log.write(f"--- {self.name}: {' '.join(self.argv)}\n".encode())

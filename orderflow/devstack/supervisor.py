@@ -101,7 +101,7 @@ def run_dev_stack(
         for line in describe(endpoints):
             echo(line)
         echo(READY_LINE)
-        return _watch(stack.processes, dev.restart_policy(), stop_requested, echo, echo_err)
+        return supervise(stack.processes, dev.restart_policy(), stop_requested, echo, echo_err)
     finally:
         # A second Ctrl-C must not interrupt the clean-up that stops the children.
         for sig in previous:
@@ -122,7 +122,7 @@ class _Child:
     restart_at: float | None = None
 
 
-def _watch(
+def supervise(
     processes: list[ManagedProcess],
     policy: RestartPolicy,
     stop_requested: threading.Event,

@@ -9,6 +9,7 @@ import pytest
 from config.settings import ConfigError, read_settings
 from orderflow.devstack.restart import (
     ConfigurationError,
+    Decision,
     GiveUp,
     Restart,
     RestartPolicy,
@@ -21,9 +22,9 @@ POLICY = RestartPolicy(limit=5, window_s=60.0, backoff_initial_s=1.0, backoff_ma
 KILLED = -signal.SIGKILL
 
 
-def crash_loop(tracker: RestartTracker, runs: int, *, ran_for_s: float = 0.5) -> list[object]:
+def crash_loop(tracker: RestartTracker, runs: int, *, ran_for_s: float = 0.5) -> list[Decision]:
     """``runs`` failures, each after ``ran_for_s`` plus the back-off the previous one got."""
-    now, decisions = 0.0, []
+    now, decisions = 0.0, list[Decision]()
     for _ in range(runs):
         now += ran_for_s
         decision = tracker.on_exit(1, now=now, ran_for_s=ran_for_s)
