@@ -19,10 +19,10 @@ from types import FrameType
 from typing import assert_never
 
 from config.settings import Settings, env_name
-from orderflow.cli import CONFIG_ERROR_EXIT_CODE
 from orderflow.devstack.components import APP_COMPONENTS
 from orderflow.devstack.process import ManagedProcess, ServiceError, log_tail
 from orderflow.devstack.restart import (
+    CONFIG_ERROR_EXIT_CODE,
     ConfigurationError,
     GiveUp,
     Restart,

@@ -7,6 +7,7 @@ import signal
 import pytest
 
 from config.settings import ConfigError, read_settings
+from orderflow.devstack import restart
 from orderflow.devstack.restart import (
     ConfigurationError,
     Decision,
@@ -80,6 +81,12 @@ def test_a_short_run_keeps_the_backoff_growing_even_outside_the_window() -> None
     assert tracker.on_exit(1, now=0.0, ran_for_s=1.0) == Restart(delay_s=1.0, count=1)
     # The earlier restart left the window, but this run was short: still a crash loop pace.
     assert tracker.on_exit(1, now=100.0, ran_for_s=30.0) == Restart(delay_s=2.0, count=1)
+
+
+def test_the_configuration_error_code_is_the_clis() -> None:
+    from orderflow import cli
+
+    assert restart.CONFIG_ERROR_EXIT_CODE == cli.CONFIG_ERROR_EXIT_CODE == 2
 
 
 def test_configuration_error_is_never_restarted() -> None:
