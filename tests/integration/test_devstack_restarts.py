@@ -230,25 +230,25 @@ def test_a_component_that_keeps_crashing_stops_the_stack(dev_env: dict[str, str]
         "ORDERFLOW_DEV__RESTART_BACKOFF_INITIAL_S": "0.2",
         "ORDERFLOW_DEV__RESTART_BACKOFF_MAX_S": "0.4",
     }
-    # Bound but not listening: the stack sees the bridge's port as free (nothing answers), the
-    # bridge cannot bind its probe server on it and exits (uvicorn's start-up failure, code 3)
-    # on every start.
-    blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    blocker.bind(("127.0.0.1", int(env["ORDERFLOW_DEV__BRIDGE_HTTP_PORT"])))
+    # Another program holds the API's port (set explicitly, so the stack does not pick another
+    # one): the API cannot bind and exits with uvicorn's start-up failure code (3), every time.
+    # (Not the bridge's or the worker's probe port: with a Temporal connection in flight such
+    # a process can hang at exit instead of exiting, which no exit-watching supervisor sees.)
+    blocker = socket.create_server(("127.0.0.1", int(env["ORDERFLOW_API__PORT"])))
     stack = DevStackRun(env)
     try:
         stack.wait_for_line(READY_LINE, START_TIMEOUT_S)
         children = stack.descendants()
         for n, back_off in ((1, "0.2"), (2, "0.4")):
-            line = stack.wait_for_line("bridge exited with code", RESTART_TIMEOUT_S)
+            line = stack.wait_for_line("api exited with code", RESTART_TIMEOUT_S)
             assert crash_code(line) not in (0, 2)
             assert f"restarting in {back_off}s (restart {n} of at most 2 within 120s)" in line
         line = stack.wait_for_line("restarts within 120s: giving up", RESTART_TIMEOUT_S)
-        assert line.startswith("orderflow dev: bridge exited with code")
+        assert line.startswith("orderflow dev: api exited with code")
         assert "after 2 restarts" in line
         assert "(ORDERFLOW_DEV__RESTART_LIMIT=2, ORDERFLOW_DEV__RESTART_WINDOW_S=120)" in line
         assert stack.wait_exit(60) == 1
-        # The end of the bridge's log came with it.
+        # The end of the API's log came with it.
         assert "address already in use" in stack.output.split("giving up")[-1]
         assert_nothing_left(children)
     finally:
