@@ -187,8 +187,7 @@ def _step(
             echo_err(f"orderflow dev: {process.failure(f'{what}: giving up ({limits})')}")
             return 1
         case ConfigurationError():
-            # The child printed one line naming the setting (orderflow.cli): that is the report.
-            error = log_tail(process.log_path, lines=1)
+            error = _config_error_line(process)
             echo_err(
                 f"orderflow dev: {exited}, a configuration error (not restarted): {error} "
                 f"(log: {process.log_path})"
@@ -196,3 +195,11 @@ def _step(
             return CONFIG_ERROR_EXIT_CODE
         case unexpected:
             assert_never(unexpected)
+
+
+def _config_error_line(process: ManagedProcess) -> str:
+    """The one line naming the setting that every command prints before exiting 2
+    (``orderflow: ...``, see ``orderflow.cli``); else the last line of the log."""
+    lines = log_tail(process.log_path).splitlines()
+    prefixed = [line for line in lines if line.startswith("orderflow: ")]
+    return (prefixed or lines or [""])[-1]
