@@ -88,8 +88,18 @@ class ManagedProcess:
     stop_signal: int = signal.SIGTERM
     stop_timeout_s: float = 15.0
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    # time.monotonic() of the last start: how long a process ran decides its restart back-off.
+    started_at: float = field(default=0.0, init=False, repr=False)
+    # Set once the group of the current popen has been cleaned up, so a later stop() does not
+    # signal a process group whose id the kernel may have handed to someone else by then.
+    _stopped: bool = field(default=False, init=False, repr=False)
 
     def start(self) -> None:
+        """Start (or, after it exited and was stopped, start again) appending to the log."""
+        if self.popen is not None and not self._stopped:
+            raise ServiceError(
+                f"{self.name} is already running (pid {self.popen.pid}): stop it first"
+            )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             log.write(f"--- {self.name}: {' '.join(self.argv)}\n".encode())
@@ -105,6 +115,8 @@ class ManagedProcess:
                 start_new_session=True,  # own process group: a stop reaches grandchildren
                 preexec_fn=_parent_death_hook(self.stop_signal),
             )
+            self.started_at = time.monotonic()
+            self._stopped = False
 
     @property
     def pid(self) -> int:
@@ -128,6 +140,8 @@ class ManagedProcess:
         """
         if self.popen is None:
             return None
+        if self._stopped:
+            return self.popen.returncode
         if self.popen.poll() is None:
             self._signal_group(self.stop_signal)
             try:
@@ -137,6 +151,7 @@ class ManagedProcess:
                 self.popen.wait(timeout=10)
         # Grandchildren that ignored the signal (or outlived their parent) go now.
         self._signal_group(signal.SIGKILL)
+        self._stopped = True
         return self.popen.returncode
 
     def _signal_group(self, sig: int) -> None:

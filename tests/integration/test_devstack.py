@@ -8,15 +8,7 @@ a second start on the same folder comes up with the data of the first.
 from __future__ import annotations
 
 import asyncio
-import os
-import queue
-import shutil
-import signal
 import subprocess
-import sys
-import tempfile
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +20,7 @@ from temporalio.client import Client
 
 from contracts.topics import ALL_TOPICS, RETENTION_MS
 from orderflow.devstack import process as devstack_process
-from orderflow.devstack.net import free_port, http_ok
+from orderflow.devstack.net import http_ok
 from orderflow.devstack.postgres import ensure_database, start_embedded_postgres
 from orderflow.devstack.process import ManagedProcess, ServiceError, find_binary
 from orderflow.devstack.supervisor import READY_LINE
@@ -37,107 +29,27 @@ from provisioning.topics import create_topics, list_topics, topic_configs
 from tests.fixtures.containers import containers_mode, require_docker
 from tests.helpers.http import wait_for_status
 from tests.helpers.waiting import eventually, wait_until
+from tests.integration.devstack_support import (
+    START_TIMEOUT_S,
+    DevStackRun,
+    addresses,
+    assert_nothing_left,
+    scratch_folder,
+    stack_env,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 120.0
 MARKER_WORKFLOW_ID = "devstack-state-marker"
-
-
-class DevStackRun:
-    """One ``orderflow dev`` subprocess whose output is collected line by line."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "orderflow", "dev"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_for_line(self, text: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                break
-            self.lines.append(line)
-            if text in line:
-                return
-        output = "\n".join(self.lines)
-        pytest.fail(f"no {text!r} line within {timeout_s}s; output:\n{output}")
-
-    def descendants(self) -> list[psutil.Process]:
-        children: list[psutil.Process] = psutil.Process(self.process.pid).children(recursive=True)
-        return children
-
-    def interrupt(self, timeout_s: float = 60.0) -> int:
-        self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=timeout_s)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            for child in self.descendants():
-                child.kill()
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 @pytest.fixture
 def scratch_dir() -> Iterator[Path]:
-    """A folder outside pytest's tmp tree, which each new pytest session re-tightens to 0700:
-    as root, PostgreSQL runs as another user that must be able to reach its data folder."""
-    path = Path(tempfile.mkdtemp(prefix="orderflow-devstack-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with scratch_folder() as path:
+        yield path
 
 
 @pytest.fixture
 def dev_env(scratch_dir: Path) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # The stack must start its own services here, whatever the caller's environment says.
-        if key
-        not in (
-            "ORDERFLOW_DATABASE__URL",
-            "ORDERFLOW_TEMPORAL__ADDRESS",
-            "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS",
-        )
-    }
-    env.update(
-        ORDERFLOW_STATE_DIR=str(scratch_dir / "state"),
-        ORDERFLOW_DEV__TEMPORAL_PORT=str(free_port()),
-        ORDERFLOW_DEV__TEMPORAL_UI_PORT=str(free_port()),
-        ORDERFLOW_DEV__BROKER_PORT=str(free_port()),
-        ORDERFLOW_DEV__POSTGRES_PORT=str(free_port()),
-        ORDERFLOW_DEV__WORKER_HTTP_PORT=str(free_port()),
-        ORDERFLOW_DEV__BRIDGE_HTTP_PORT=str(free_port()),
-        ORDERFLOW_API__PORT=str(free_port()),
-    )
-    env.pop("ORDERFLOW_API__HOST", None)
-    return env
-
-
-def _addresses(env: dict[str, str]) -> tuple[str, str, str, str]:
-    temporal = f"127.0.0.1:{env['ORDERFLOW_DEV__TEMPORAL_PORT']}"
-    ui = f"http://127.0.0.1:{env['ORDERFLOW_DEV__TEMPORAL_UI_PORT']}"
-    broker = f"127.0.0.1:{env['ORDERFLOW_DEV__BROKER_PORT']}"
-    database = f"postgresql://postgres@127.0.0.1:{env['ORDERFLOW_DEV__POSTGRES_PORT']}/orderflow"
-    return temporal, ui, broker, database
+    return stack_env(scratch_dir)
 
 
 def _search_attributes_listed(address: str) -> bool:
@@ -162,17 +74,10 @@ async def _topic_retention(bootstrap: str) -> dict[str, str | None]:
     return {topic: configs.get(topic, {}).get("retention.ms") for topic in ALL_TOPICS}
 
 
-def _assert_nothing_left(children: list[psutil.Process]) -> None:
-    assert children, "the stack should have started child processes"
-    _, alive = psutil.wait_procs(children, timeout=10)
-    leftovers = [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
-    assert not leftovers, f"left behind: {[p.cmdline() for p in leftovers]}"
-
-
 @pytest.mark.integration
 @pytest.mark.timeout(300)
 async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[str, str]) -> None:
-    temporal, ui, broker, database = _addresses(dev_env)
+    temporal, ui, broker, database = addresses(dev_env)
 
     # First start: everything up, leave a trace in PostgreSQL and Temporal, then Ctrl-C.
     first = DevStackRun(dev_env)
@@ -217,7 +122,7 @@ async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[st
 
         children = first.descendants()
         assert first.interrupt() == 0
-        _assert_nothing_left(children)
+        assert_nothing_left(children)
     finally:
         first.kill()
 
@@ -234,7 +139,7 @@ async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[st
         assert _search_attributes_listed(temporal)
         children = second.descendants()
         assert second.interrupt() == 0
-        _assert_nothing_left(children)
+        assert_nothing_left(children)
     finally:
         second.kill()
 
