@@ -11,7 +11,18 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from orderflow.commands import api, bridge, db, dev, dlq, produce, schemas, topics, worker
+from orderflow.commands import (
+    api,
+    bridge,
+    codec_server,
+    db,
+    dev,
+    dlq,
+    produce,
+    schemas,
+    topics,
+    worker,
+)
 
 # Exit code of a process whose configuration is incomplete or invalid (DESIGN.md).
 CONFIG_ERROR_EXIT_CODE = 2
@@ -44,6 +55,7 @@ app.command("dev")(dev.dev)
 app.command("worker")(worker.worker)
 app.command("bridge")(bridge.bridge)
 app.command("api")(api.api)
+app.command("codec-server")(codec_server.codec_server)
 # Operations.
 app.command("produce")(produce.produce)
 app.add_typer(topics.app, name="topics")

@@ -107,6 +107,7 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
     try:
         client = await temporal_client(
             settings.temporal,
+            settings.codec,
             interceptors=temporal_interceptors(tracer_provider),
             runtime=metrics_runtime(sdk_metrics),
         )
