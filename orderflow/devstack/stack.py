@@ -215,6 +215,7 @@ class LocalStack:
                 partitions=kafka.partitions,
                 replication_factor=kafka.replication_factor,
                 retention_ms=kafka.retention_ms,
+                max_message_bytes=kafka.max_message_bytes,
             )
         )
 
