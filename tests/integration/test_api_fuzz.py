@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import schemathesis
@@ -62,7 +62,7 @@ def asgi_session(database_url: str, temporal_address: str) -> Iterator[ASGIClien
         )
     )
     try:
-        with get_client(app) as client:
+        with get_client(cast(Any, app)) as client:
             yield client
     finally:
         shutdown_lifespans()
@@ -70,7 +70,7 @@ def asgi_session(database_url: str, temporal_address: str) -> Iterator[ASGIClien
 
 @schemathesis.check
 def error_is_json(
-    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case[Any]
 ) -> bool | None:
     """A 4xx/5xx answer has a JSON body (``{"detail": …}``), never text or HTML."""
     if response.status_code < 400:
@@ -83,7 +83,7 @@ def error_is_json(
     return True
 
 
-CHECKS = [not_a_server_error, error_is_json]
+CHECKS: list[schemathesis.CheckFunction] = [not_a_server_error, error_is_json]
 FUZZ = settings(
     max_examples=40,
     deadline=None,
@@ -99,7 +99,9 @@ FUZZ = settings(
 
 @schema.parametrize()
 @FUZZ
-def test_no_server_errors_and_errors_are_json(case: schemathesis.Case, asgi_session: ASGIClient):
+def test_no_server_errors_and_errors_are_json(
+    case: schemathesis.Case[Any], asgi_session: ASGIClient
+):
     case.call_and_validate(
         base_url=BASE_URL,
         session=asgi_session,
@@ -110,5 +112,5 @@ def test_no_server_errors_and_errors_are_json(case: schemathesis.Case, asgi_sess
 
 @schema.parametrize()
 @settings(FUZZ, max_examples=10)
-def test_without_the_token_too(case: schemathesis.Case, asgi_session: ASGIClient):
+def test_without_the_token_too(case: schemathesis.Case[Any], asgi_session: ASGIClient):
     case.call_and_validate(base_url=BASE_URL, session=asgi_session, checks=CHECKS)
