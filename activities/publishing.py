@@ -109,7 +109,8 @@ class PublishingActivities:
 
     @activity.defn(name=names.WRITE_DEAD_LETTER)
     async def write_dead_letter(self, letter: DeadLetter) -> PublishReceipt:
-        """Write the original record, key and value untouched, to its topic's DLQ."""
+        """Write the original record, key, value and own headers untouched, to its topic's
+        DLQ (as the bridge does)."""
         origin = letter.origin
         original_topic = origin.topic if origin else (letter.original_topic or ORDER_CREATE_V1)
         headers = dlq_headers(
@@ -123,6 +124,7 @@ class PublishingActivities:
             failed_at=letter.failed_at or datetime.now(UTC),
             attempts=letter.attempts,
             correlation_id=letter.correlation_id,
+            original_headers=origin.headers if origin else (),
         )
         receipt = await self._send(
             dlq_topic(original_topic),

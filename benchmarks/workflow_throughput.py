@@ -233,7 +233,7 @@ async def services(args: argparse.Namespace) -> AsyncIterator[tuple[Client, str,
 
         settings: Settings = load_settings(DATABASE, KAFKA, TEMPORAL)
         yield (
-            await temporal_client(settings.temporal),
+            await temporal_client(settings.temporal, settings.codec),
             configured_url(settings.database),
             kafka_bootstrap(settings.kafka),
         )

@@ -12,7 +12,8 @@ Guarantees (at least once, no loss):
   is decided in :mod:`bridges.handler` and goes to the DLQ, so it never stalls its partition.
 * Temporal unavailable or rate-limited: the record is retried with jittered back-off, never
   dropped, and fetching is paused on every partition until starts succeed again. The same for
-  a DLQ write while the broker refuses it. Nothing is committed past such a record meanwhile.
+  a DLQ write while the broker refuses it, for any reason including the record's size (the copy
+  is never emptied or truncated to fit). Nothing is committed past such a record meanwhile.
 * On rebalance, revoked partitions get a short grace for their in-flight records, then their
   finished positions are committed. On stop (SIGTERM): fetching stops, in-flight records get a
   grace period, those still unconfirmed are abandoned *uncommitted* (delivered again later,
@@ -72,8 +73,14 @@ class BridgeConfig:
     workflow_options: OrderWorkflowOptions = field(default_factory=OrderWorkflowOptions)
 
 
+# dlq.error.type of a start Temporal refuses as invalid (the name the README documents).
+WORKFLOW_START_REJECTED = "WorkflowStartRejected"
+
+
 def _broker_transient(error: BaseException) -> bool:
-    return isinstance(error, KafkaError) and not isinstance(error, MessageSizeTooLargeError)
+    # MessageSizeTooLargeError included: a DLQ copy is never emptied to fit (see
+    # _write_dead_letter), so a refusal is waited out like an unavailable broker.
+    return isinstance(error, KafkaError)
 
 
 class OrderBridge:
@@ -243,7 +250,7 @@ class OrderBridge:
                     headers=headers,
                     coordinates=coordinates,
                     stage=DlqStage.SCHEMA,
-                    error_type="WorkflowStartRejectedError",
+                    error_type=WORKFLOW_START_REJECTED,
                     error_message=str(rejected),
                     correlation_id=decision.input.correlation_id,
                     failed_at=self._now(),
@@ -276,17 +283,22 @@ class OrderBridge:
         self._offsets.finish(partition, record.offset)
 
     async def _write_dead_letter(self, letter: DeadLetterRecord) -> None:
+        """The copy, value and key byte for byte. If the DLQ topic (or this producer) refuses
+        its size, the write fails like any broker failure: the record backs off, fetching
+        pauses, nothing is committed past it, and this ERROR line alerts until the DLQ topic
+        takes it (``provisioning.topics`` sizes DLQ topics for their source's largest record)."""
         try:
             await self._producer.send_and_wait(
                 letter.topic, value=letter.value, key=letter.key, headers=letter.headers
             )
         except MessageSizeTooLargeError:
-            # The broker takes no record this large: keep the headers (they carry the original
-            # coordinates, and the source topic keeps the bytes for its retention time).
-            log.error("bridge.dead_letter_too_large", topic=letter.topic)
-            await self._producer.send_and_wait(
-                letter.topic, value=None, key=letter.key, headers=letter.headers
+            log.error(
+                "bridge.dead_letter_refused_as_too_large",
+                topic=letter.topic,
+                value_bytes=len(letter.value or b""),
+                header_bytes=sum(len(name) + len(raw) for name, raw in letter.headers),
             )
+            raise
 
     async def _retrying(
         self,

@@ -137,8 +137,6 @@ def dead_letter(
     The producer's own headers are kept (so a re-drive gives them back), except the names the
     DLQ header set owns, which are replaced by this failure's values.
     """
-    owned = set(dlq.DLQ_HEADER_NAMES)
-    kept = [(name, raw) for name, raw in headers if name not in owned]
     dlq_part = dlq.dlq_headers(
         stage=stage,
         error_type=error_type,
@@ -150,12 +148,13 @@ def dead_letter(
         failed_at=failed_at,
         attempts=1,
         correlation_id=correlation_id,
+        original_headers=headers,
     )
     return DeadLetterRecord(
         topic=dlq_topic(coordinates.topic),
         key=key,
         value=value,
-        headers=kept + dlq_part,
+        headers=dlq_part,
         stage=stage,
         error_type=error_type,
         error_message=dlq.truncate_error_message(error_message),
@@ -209,6 +208,7 @@ def decide(
             offset=coordinates.offset,
             timestamp_ms=coordinates.timestamp_ms,
             key=key,
+            headers=tuple(headers),
         ),
         message_id=envelope.fields.message_id,
         received_at=received_at,

@@ -13,6 +13,7 @@ children explicitly.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
@@ -25,8 +26,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from codec.keys import parse_key_ring, resolve_active_key_id
 from contracts.limits import MAX_MESSAGE_BYTES
 from contracts.topics import BRIDGE_CONSUMER_GROUP, RETENTION_MS
 from contracts.workflow_io import TASK_QUEUE
@@ -226,6 +228,56 @@ class ApiSettings(BaseModel):
     token: SecretStr | None = None
 
 
+class CodecSettings(BaseModel):
+    """The payload codec (AES-256-GCM) of every Temporal client and worker, and the codec
+    server (``orderflow codec-server``) that decodes payloads for the Web UI and CLI."""
+
+    # Off only when explicitly disabled; then payloads travel and rest in plain text.
+    enabled: bool = True
+    # JSON object {"key-id": "<base64 of 32 random bytes>", ...}: the active key and the old
+    # ones that must still decode. Required by every Temporal process while enabled.
+    keys: SecretStr | None = None
+    # The key new payloads are encrypted with; default: the only key.
+    active_key_id: str | None = None
+    # Where ``orderflow codec-server`` listens (a non-loopback host needs ORDERFLOW_API__TOKEN).
+    host: str = "127.0.0.1"
+    port: Port = 8088
+    # Browser origins allowed to call it (the Web UI's), comma-separated or a JSON array.
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("keys")
+    @classmethod
+    def _key_ring(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_key_ring(value.get_secret_value())  # the messages never echo key material
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _active_key(self) -> CodecSettings:
+        ring = self.key_ring()
+        if ring is not None:
+            try:
+                self.active_key_id = resolve_active_key_id(ring, self.active_key_id or None)
+            except ValueError as exc:
+                raise ValueError(f"{env_name('codec', 'active_key_id')}: {exc}") from None
+        return self
+
+    def key_ring(self) -> dict[str, bytes] | None:
+        """The keys by ID (None when none are configured)."""
+        return None if self.keys is None else parse_key_ring(self.keys.get_secret_value())
+
+
 class TelemetrySettings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
@@ -251,6 +303,8 @@ Requirement = tuple[str, str]
 DATABASE: Requirement = ("database", "url")
 KAFKA: Requirement = ("kafka", "bootstrap_servers")
 TEMPORAL: Requirement = ("temporal", "address")
+# Satisfied by ORDERFLOW_CODEC__ENABLED=false too (see Settings.require).
+CODEC: Requirement = ("codec", "keys")
 
 
 class Settings(BaseSettings):
@@ -269,14 +323,20 @@ class Settings(BaseSettings):
     worker: WorkerSettings = WorkerSettings()
     bridge: BridgeSettings = BridgeSettings()
     api: ApiSettings = ApiSettings()
+    codec: CodecSettings = CodecSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
 
     def require(self, *requirements: Requirement) -> Settings:
-        """Raise :class:`ConfigError` naming every required variable that is not set."""
+        """Raise :class:`ConfigError` naming every required variable that is not set.
+
+        A group switched off (``enabled=False``, e.g. ``ORDERFLOW_CODEC__ENABLED=false``)
+        requires nothing.
+        """
         missing = [
             env_name(group, field)
             for group, field in requirements
-            if getattr(getattr(self, group), field) is None
+            if getattr(getattr(self, group), "enabled", True)
+            and getattr(getattr(self, group), field) is None
         ]
         if missing:
             raise ConfigError("; ".join(f"{name} is not set" for name in missing))

@@ -1,15 +1,26 @@
-"""The Temporal client of a process, from settings: self-hosted, dev server or Temporal Cloud."""
+"""The Temporal client of a process, from settings: self-hosted, dev server or Temporal Cloud,
+with the payload codec (AES-256-GCM) unless ``ORDERFLOW_CODEC__ENABLED=false``."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
-from config.settings import TEMPORAL, ConfigError, TemporalSettings, env_name
+from codec.aes import AesGcmPayloadCodec
+from config.settings import (
+    CODEC,
+    TEMPORAL,
+    CodecSettings,
+    ConfigError,
+    TemporalSettings,
+    env_name,
+)
 
 
 def temporal_address(temporal: TemporalSettings) -> str:
@@ -47,14 +58,39 @@ def metrics_runtime(bind_address: str) -> Runtime:
     )
 
 
+def payload_codec(codec: CodecSettings) -> AesGcmPayloadCodec:
+    """The codec of ``ORDERFLOW_CODEC__KEYS``; :class:`ConfigError` naming it when unset."""
+    ring = codec.key_ring()
+    if ring is None:
+        raise ConfigError(f"{env_name(*CODEC)} is not set")
+    return AesGcmPayloadCodec(ring, codec.active_key_id)
+
+
+def data_converter(codec: CodecSettings) -> DataConverter:
+    """The pydantic data converter, plus (unless disabled) the payload codec and a failure
+    converter that moves failure messages and stack traces into an encoded payload too: an
+    error message can quote a value (pydantic's do), and failures sit in history like inputs.
+    Search attributes are never encoded (operators filter on them); the workflow's summary and
+    details are (the SDK passes user metadata through the codec)."""
+    if not codec.enabled:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=payload_codec(codec),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
 async def temporal_client(
     temporal: TemporalSettings,
+    codec: CodecSettings,
     *,
     lazy: bool = False,
     interceptors: Sequence[Interceptor] = (),
     runtime: Runtime | None = None,
 ) -> Client:
-    """A client with the pydantic data converter, like every Orderflow client.
+    """A client with :func:`data_converter` (pydantic, plus the codec), like every Orderflow
+    client; workers built from it share the converter.
 
     ``lazy``: connect on first use, so a process (the bridge, the API) can start while Temporal
     is down. ``interceptors``: e.g. ``config.telemetry.temporal_interceptors(provider)``;
@@ -63,7 +99,7 @@ async def temporal_client(
     return await Client.connect(
         temporal_address(temporal),
         namespace=temporal.namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(codec),
         interceptors=interceptors,
         tls=_tls(temporal),
         api_key=temporal.api_key.get_secret_value() if temporal.api_key else None,

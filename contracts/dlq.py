@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -63,8 +64,11 @@ def dlq_headers(
     failed_at: datetime,
     attempts: int,
     correlation_id: str,
+    original_headers: Sequence[tuple[str, bytes]] = (),
 ) -> list[tuple[str, bytes]]:
-    """The DLQ headers, as Kafka header tuples (UTF-8 values).
+    """The DLQ headers, as Kafka header tuples (UTF-8 values), after the original record's own
+    headers (so a re-drive gives them back) minus the names the DLQ header set owns, which take
+    this failure's values.
 
     ``dlq.original.timestamp`` is the original record's timestamp in epoch milliseconds, as
     Kafka gives it; ``dlq.failed_at`` is UTC ISO 8601. Unknown coordinates are sent as ``""``.
@@ -75,7 +79,9 @@ def dlq_headers(
 
     if failed_at.tzinfo is None:
         raise ValueError("failed_at must be timezone-aware")
+    kept = [(name, raw) for name, raw in original_headers if name not in DLQ_HEADER_NAMES]
     return [
+        *kept,
         (H_STAGE, text(DlqStage(stage).value)),
         (H_ERROR_TYPE, text(error_type)),
         (H_ERROR_MESSAGE, text(truncate_error_message(error_message))),

@@ -37,6 +37,9 @@ class KafkaOrigin(_Frozen):
     offset: int
     timestamp_ms: int | None = None
     key: bytes | None = None
+    # The record's own headers, so the workflow's DLQ copy keeps them as the bridge's does.
+    # Defaulted: histories started before this field existed still replay.
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class OrderWorkflowOptions(_Frozen):

@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from orderflow.commands import (
     api,
     bridge,
+    codec_server,
     db,
     dev,
     dlq,
@@ -56,6 +57,7 @@ app.command("worker")(worker.worker)
 app.command("bridge")(bridge.bridge)
 app.command("api")(api.api)
 app.command("setup")(setup.setup)
+app.command("codec-server")(codec_server.codec_server)
 # Operations.
 app.command("produce")(produce.produce)
 app.add_typer(topics.app, name="topics")

@@ -26,7 +26,7 @@ def api_deps(settings: Settings, tracer_provider: TracerProvider | None) -> ApiD
     return ApiDeps(
         create_engine=lambda: engine_from(settings.database, application_name="orderflow-api"),
         connect_temporal=lambda: temporal_client(
-            settings.temporal, lazy=True, interceptors=interceptors
+            settings.temporal, settings.codec, lazy=True, interceptors=interceptors
         ),
         token=settings.api.token.get_secret_value() if settings.api.token else None,
         metrics_registry=REGISTRY,

@@ -65,7 +65,10 @@ async def run_bridge_process(settings: Settings, *, tracer_provider: TracerProvi
     stop = stop_on_signals()
     # Lazy: the bridge starts even while Temporal is down, and backs off until it is up.
     client = await temporal_client(
-        settings.temporal, lazy=True, interceptors=temporal_interceptors(tracer_provider)
+        settings.temporal,
+        settings.codec,
+        lazy=True,
+        interceptors=temporal_interceptors(tracer_provider),
     )
     try:
         await require_search_attributes(client, stop, max_s=settings.bridge.backoff_max_s)

@@ -34,6 +34,7 @@ from contracts.workflow_io import TASK_QUEUE
 from db.engine import create_session_factory
 from probes.checks import check_database, check_polling
 from probes.server import ProbeServer, relay_metrics
+from workers.activity_errors import DatabaseErrorRedaction
 from workers.signals import free_loopback_port, stop_on_signals
 from workflows.order import OrderWorkflow
 from workflows.runner import order_workflow_runner
@@ -77,13 +78,15 @@ def build_order_worker(
     graceful_shutdown: timedelta = timedelta(seconds=30),
     deployment: WorkerDeploymentConfig | None = None,
 ) -> Worker:
-    """A worker for ``OrderWorkflow`` (sandboxed runner) with the given activities;
+    """A worker for ``OrderWorkflow`` (sandboxed runner) with the given activities, whose
+    database errors leave them without order data (:mod:`workers.activity_errors`);
     ``deployment``: Worker Deployment Versioning (see :func:`deployment_config`)."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[OrderWorkflow],
         activities=activities,
+        interceptors=[DatabaseErrorRedaction()],
         workflow_runner=order_workflow_runner(),
         max_concurrent_activities=max_concurrent_activities,
         # The workflow's steps run as local activities by default: same limit.
@@ -135,6 +138,7 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
     try:
         client = await temporal_client(
             settings.temporal,
+            settings.codec,
             interceptors=temporal_interceptors(tracer_provider),
             runtime=metrics_runtime(sdk_metrics),
         )

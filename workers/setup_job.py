@@ -33,7 +33,7 @@ from provisioning.search_attributes import (
     register_search_attributes,
     temporal_cloud_command,
 )
-from provisioning.topics import create_topics, missing_topics
+from provisioning.topics import create_topics, missing_topics, undersized_dlq_topics
 
 # The server answers these when the app may not register search attributes (Temporal Cloud).
 _NOT_ALLOWED = {RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNIMPLEMENTED}
@@ -63,6 +63,7 @@ async def provision_topics(settings: Settings, report: SetupReport) -> None:
             partitions=kafka.partitions,
             replication_factor=kafka.replication_factor,
             retention_ms=kafka.retention_ms,
+            max_message_bytes=kafka.max_message_bytes,
         )
         report.done.append(f"topics: {', '.join(created) or 'none'} created, the rest existed")
         return
@@ -71,8 +72,16 @@ async def provision_topics(settings: Settings, report: SetupReport) -> None:
         report.missing.append(
             f"topics missing (create them with the infrastructure templates): {', '.join(absent)}"
         )
+        return
+    # A DLQ copy keeps the original bytes: its topic must take the largest source record.
+    short = await undersized_dlq_topics(options, max_message_bytes=kafka.max_message_bytes)
+    if short:
+        sizes = ", ".join(
+            f"{topic} takes {have} bytes, needs {need}" for topic, (have, need) in short.items()
+        )
+        report.missing.append(f"DLQ topics too small for their source's records: {sizes}")
     else:
-        report.done.append("topics: all present")
+        report.done.append("topics: all present, DLQ topics sized for their sources")
 
 
 async def provision_search_attributes(

@@ -11,13 +11,13 @@ from orderflow.commands.common import load_settings_or_exit
 
 
 def api() -> None:
-    """Serve the HTTP API (needs ORDERFLOW_DATABASE__URL and ORDERFLOW_TEMPORAL__ADDRESS;
-    ORDERFLOW_API__TOKEN unless it listens on a loopback address)."""
-    from config.settings import DATABASE, TEMPORAL
+    """Serve the HTTP API (needs ORDERFLOW_DATABASE__URL, ORDERFLOW_TEMPORAL__ADDRESS and
+    ORDERFLOW_CODEC__KEYS; ORDERFLOW_API__TOKEN unless it listens on a loopback address)."""
+    from config.settings import CODEC, DATABASE, TEMPORAL
     from config.telemetry import configure_logging, tracing
     from workers.api_process import run_api_process
 
-    settings = load_settings_or_exit(DATABASE, TEMPORAL)
+    settings = load_settings_or_exit(DATABASE, TEMPORAL, CODEC)
     configure_logging(settings.telemetry)
     with tracing(settings.telemetry, component="api") as tracer_provider:
         code = asyncio.run(run_api_process(settings, tracer_provider=tracer_provider))

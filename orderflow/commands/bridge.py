@@ -12,13 +12,13 @@ from orderflow.commands.common import load_settings_or_exit
 
 
 def bridge() -> None:
-    """Run the Kafka -> Temporal bridge until SIGTERM (needs ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS
-    and ORDERFLOW_TEMPORAL__ADDRESS; see docs/architecture.md)."""
-    from config.settings import KAFKA, TEMPORAL
+    """Run the Kafka -> Temporal bridge until SIGTERM (needs ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS,
+    ORDERFLOW_TEMPORAL__ADDRESS and ORDERFLOW_CODEC__KEYS; see docs/architecture.md)."""
+    from config.settings import CODEC, KAFKA, TEMPORAL
     from config.telemetry import configure_logging, tracing
     from workers.bridge_process import run_bridge_process
 
-    settings = load_settings_or_exit(KAFKA, TEMPORAL)
+    settings = load_settings_or_exit(KAFKA, TEMPORAL, CODEC)
     configure_logging(settings.telemetry)
     with tracing(settings.telemetry, component="bridge") as tracer_provider:
         asyncio.run(run_bridge_process(settings, tracer_provider=tracer_provider))

@@ -17,16 +17,16 @@ def setup() -> None:
     ORDERFLOW_TEMPORAL__ADDRESS. On Event Hubs set ORDERFLOW_KAFKA__TOPIC_PROVISIONING=verify;
     on Temporal Cloud ORDERFLOW_TEMPORAL__SEARCH_ATTRIBUTE_PROVISIONING=verify.
     """
-    from config.settings import DATABASE, KAFKA, TEMPORAL
+    from config.settings import CODEC, DATABASE, KAFKA, TEMPORAL
     from config.telemetry import configure_logging
     from config.temporal import temporal_client
     from workers.setup_job import run_setup
 
-    settings = load_settings_or_exit(DATABASE, KAFKA, TEMPORAL)
+    settings = load_settings_or_exit(DATABASE, KAFKA, TEMPORAL, CODEC)
     configure_logging(settings.telemetry)
 
     async def provision() -> bool:
-        client = await temporal_client(settings.temporal)
+        client = await temporal_client(settings.temporal, settings.codec)
         report = await run_setup(settings, client, echo=typer.echo)
         return report.ok
 

@@ -40,6 +40,7 @@ def create(
             partitions=partitions or kafka.partitions,
             replication_factor=kafka.replication_factor,
             retention_ms=kafka.retention_ms,
+            max_message_bytes=kafka.max_message_bytes,
         )
     )
     for name in ALL_TOPICS:

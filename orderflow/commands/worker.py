@@ -10,12 +10,12 @@ from orderflow.commands.common import load_settings_or_exit
 
 def worker() -> None:
     """Run the Temporal worker for orders (needs ORDERFLOW_DATABASE__URL,
-    ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS and ORDERFLOW_TEMPORAL__ADDRESS)."""
-    from config.settings import DATABASE, KAFKA, TEMPORAL
+    ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS, ORDERFLOW_TEMPORAL__ADDRESS and ORDERFLOW_CODEC__KEYS)."""
+    from config.settings import CODEC, DATABASE, KAFKA, TEMPORAL
     from config.telemetry import configure_logging, tracing
     from workers.order_worker import run_worker
 
-    settings = load_settings_or_exit(DATABASE, KAFKA, TEMPORAL)
+    settings = load_settings_or_exit(DATABASE, KAFKA, TEMPORAL, CODEC)
     configure_logging(settings.telemetry)
     with tracing(settings.telemetry, component="worker") as tracer_provider:
         # The worker, its client, producer and engine are shut down inside run_worker, before

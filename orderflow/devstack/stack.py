@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from config.settings import Settings
 from db.urls import asyncpg_url, libpq_url
 from orderflow.devstack.broker import start_broker
+from orderflow.devstack.codec_key import local_key_ring
 from orderflow.devstack.components import APP_COMPONENTS, component_process
 from orderflow.devstack.net import free_port, port_open
 from orderflow.devstack.postgres import ensure_database, start_embedded_postgres
@@ -45,6 +46,10 @@ class Endpoints:
     worker_http_url: str | None = None
     bridge_http_url: str | None = None
     api_url: str | None = None
+    # The payload key ring (ORDERFLOW_CODEC__KEYS; empty when the codec is disabled) and the
+    # codec server the Web UI decodes through.
+    codec_keys: str = ""
+    codec_url: str | None = None
     started: dict[str, str] = field(default_factory=dict)
 
     def service_env(self) -> dict[str, str]:
@@ -55,6 +60,7 @@ class Endpoints:
             "ORDERFLOW_DATABASE__URL": self.database_url,
             "ORDERFLOW_TEMPORAL__ADDRESS": self.temporal_address,
             "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            **({"ORDERFLOW_CODEC__KEYS": self.codec_keys} if self.codec_keys else {}),
         }
 
     def child_env(self) -> dict[str, str]:
@@ -101,6 +107,7 @@ class LocalStack:
         """Bring every service up, or raise ``ServiceError`` (the caller then calls ``stop``)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._start_database()
+        self._prepare_codec()
         self._start_temporal()
         self._start_broker()
         self._provision()
@@ -144,11 +151,50 @@ class LocalStack:
             ui_port=dev.temporal_ui_port,
             db_file=self.state_dir / "temporal.db",
             log_path=self.log_dir / "temporal.log",
+            ui_codec_endpoint=self.endpoints.codec_url,
         )
         self.processes.append(server.process)
         self.endpoints.temporal_address = server.address
         self.endpoints.temporal_ui_url = server.ui_url
         self.endpoints.started["temporal"] = f"dev server, history in {self.state_dir}/temporal.db"
+
+    def _prepare_codec(self) -> None:
+        """The key ring (configured, else the state folder's) and the codec server's URL, which
+        the Web UI must know when Temporal starts. Nothing when the codec is disabled."""
+        codec = self.settings.codec
+        if not codec.enabled:
+            return
+        if codec.keys is not None:
+            self.endpoints.codec_keys = codec.keys.get_secret_value()
+            where = "configured"
+        else:
+            self.endpoints.codec_keys, path = local_key_ring(self.state_dir)
+            where = f"in {path}"
+        port = codec.port if "port" in codec.model_fields_set else self._http_port(codec.port)
+        self.endpoints.codec_url = f"http://{self.dev.host}:{port}"
+        self.endpoints.started["payload key"] = f"AES-256-GCM, {where}"
+
+    def _start_codec_server(self, env: dict[str, str]) -> None:
+        """The Web UI's remote codec, on loopback without a token: the browser calls it directly
+        and cannot send ORDERFLOW_API__TOKEN."""
+        if self.endpoints.codec_url is None:
+            return
+        port = self.endpoints.codec_url.rpartition(":")[2]
+        ui = [f"http://{host}:{self.dev.temporal_ui_port}" for host in (self.dev.host, "localhost")]
+        env = {name: value for name, value in env.items() if name != "ORDERFLOW_API__TOKEN"}
+        process = component_process(
+            "codec-server",
+            env={
+                **env,
+                "ORDERFLOW_CODEC__HOST": self.dev.host,
+                "ORDERFLOW_CODEC__PORT": port,
+                "ORDERFLOW_CODEC__CORS_ORIGINS": ",".join(ui),
+            },
+            log_dir=self.log_dir,
+        )
+        process.start()
+        self.processes.append(process)
+        self.endpoints.started["codec-server"] = f"{self.endpoints.codec_url}, pid {process.pid}"
 
     def _start_broker(self) -> None:
         kafka = self.settings.kafka
@@ -179,6 +225,11 @@ class LocalStack:
                 "temporal": settings.temporal.model_copy(
                     update={"address": endpoints.temporal_address}
                 ),
+                "codec": settings.codec.model_copy(
+                    update={
+                        "keys": SecretStr(endpoints.codec_keys) if endpoints.codec_keys else None
+                    }
+                ),
             }
         )
 
@@ -190,7 +241,7 @@ class LocalStack:
         settings = self.service_settings()
 
         async def provision() -> SetupReport:
-            client = await temporal_client(settings.temporal)
+            client = await temporal_client(settings.temporal, settings.codec)
             return await run_setup(settings, client, echo=lambda _: None)
 
         report = asyncio.run(provision())
@@ -226,6 +277,7 @@ class LocalStack:
     def _start_components(self) -> None:
         env = self.endpoints.child_env()
         self.endpoints.write_env_file(self.state_dir / "dev.env")
+        self._start_codec_server(env)
         for name in APP_COMPONENTS:
             process = component_process(
                 name, env=self._component_env(name, env), log_dir=self.log_dir

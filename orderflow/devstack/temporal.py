@@ -58,10 +58,13 @@ def start_temporal(
     db_file: Path | None,
     log_path: Path,
     timeout_s: float = 60.0,
+    ui_codec_endpoint: str | None = None,
 ) -> TemporalHandle:
     """Start the dev server; return once the frontend accepts connections and the UI answers.
 
     ``db_file`` None keeps everything in memory; ``ui_port`` None turns the UI off.
+    ``ui_codec_endpoint``: the remote codec the Web UI decodes payloads through (the browser
+    calls it directly, so it must allow the UI's origin).
     """
     for what, number in (("frontend", port), ("Web UI", ui_port)):
         if number is not None and port_open(host, number):
@@ -80,6 +83,8 @@ def start_temporal(
         "warn",
     ]
     argv += ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
+    if ui_codec_endpoint is not None and ui_port is not None:
+        argv += ["--ui-codec-endpoint", ui_codec_endpoint]
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
         argv += ["--db-filename", str(db_file)]

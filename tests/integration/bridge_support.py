@@ -163,17 +163,21 @@ async def running_bridge(
     *,
     start: StartFunction = start_with_contract_helper,
     tracer_provider: TracerProvider | None = None,
+    producer_overrides: dict[str, Any] | None = None,
+    group_override: str | None = None,
     **config: Any,
 ) -> AsyncIterator[BridgeRun]:
-    """The real bridge (``run_bridge``) in this process on ``topic``, stopped on exit."""
-    group = unique("orderflow-bridge")
+    """The real bridge (``run_bridge``) in this process on ``topic``, stopped on exit
+    (``producer_overrides``: aiokafka options replacing those from settings;
+    ``group_override``: a consumer group to resume instead of a new one)."""
+    group = group_override or unique("orderflow-bridge")
     metrics = BridgeMetrics.create(CollectorRegistry())
     stop = asyncio.Event()
     settings = KafkaSettings(bootstrap_servers=bootstrap)
     task = asyncio.create_task(
         run_bridge(
             consumer_options=consumer_options(settings, group_id=group),
-            producer_options=producer_options(settings),
+            producer_options={**producer_options(settings), **(producer_overrides or {})},
             client=client,
             start=start,
             config=BridgeConfig(

@@ -28,6 +28,8 @@ SERVICE_VARIABLES = (
     "ORDERFLOW_DATABASE__URL",
     "ORDERFLOW_TEMPORAL__ADDRESS",
     "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS",
+    "ORDERFLOW_CODEC__KEYS",
+    "ORDERFLOW_CODEC__ENABLED",
 )
 
 
@@ -134,6 +136,7 @@ def stack_env(scratch: Path) -> dict[str, str]:
         ORDERFLOW_DEV__WORKER_HTTP_PORT=str(free_port()),
         ORDERFLOW_DEV__BRIDGE_HTTP_PORT=str(free_port()),
         ORDERFLOW_API__PORT=str(free_port()),
+        ORDERFLOW_CODEC__PORT=str(free_port()),
     )
     env.pop("ORDERFLOW_API__HOST", None)
     return env

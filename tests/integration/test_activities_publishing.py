@@ -144,6 +144,8 @@ async def test_dead_letter_keeps_key_and_bytes_and_has_every_header(
             offset=77,
             timestamp_ms=1_700_000_000_123,
             key=b"\x00k",
+            # The producer's own headers (one named like a DLQ header, which this failure owns).
+            headers=(("app-trace", b"\xff\x01"), ("dlq.stage", b"SCHEMA")),
         ),
         attempts=1,
         failed_at=datetime(2025, 1, 31, 10, 0, tzinfo=UTC),
@@ -165,3 +167,5 @@ async def test_dead_letter_keeps_key_and_bytes_and_has_every_header(
     assert headers["dlq.failed_at"] == "2025-01-31T10:00:00+00:00"
     assert headers["dlq.attempts"] == "1"
     assert headers["correlation-id"] == "corr-dlq"
+    assert record.headers[0] == ("app-trace", b"\xff\x01")
+    assert [name for name, _ in record.headers].count("dlq.stage") == 1

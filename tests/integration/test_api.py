@@ -399,6 +399,8 @@ async def test_api_process_serves_and_exits_0_on_sigterm(
         **os.environ,
         "ORDERFLOW_DATABASE__URL": database_url,
         "ORDERFLOW_TEMPORAL__ADDRESS": temporal_address,
+        # The session's clients and workers use the plain converter (the codec has its own tests).
+        "ORDERFLOW_CODEC__ENABLED": "false",
         "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
         "ORDERFLOW_API__HOST": "127.0.0.1",
         "ORDERFLOW_API__PORT": str(port),

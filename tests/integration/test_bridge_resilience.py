@@ -110,6 +110,8 @@ async def test_sigkill_mid_stream_then_restart_loses_and_doubles_nothing(
         **os.environ,
         "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": private_broker,
         "ORDERFLOW_TEMPORAL__ADDRESS": temporal_address,
+        # The session's clients and workers use the plain converter (the codec has its own tests).
+        "ORDERFLOW_CODEC__ENABLED": "false",
         "ORDERFLOW_BRIDGE__BACKOFF_MAX_S": "2",
         "ORDERFLOW_TELEMETRY__LOG_FORMAT": "json",
     }

@@ -8,7 +8,10 @@ a second start on the same folder comes up with the data of the first.
 from __future__ import annotations
 
 import asyncio
+import json
+import stat
 import subprocess
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +21,7 @@ import psutil
 import pytest
 from temporalio.client import Client
 
+from codec.keys import parse_key_ring
 from contracts.topics import ALL_TOPICS, RETENTION_MS
 from orderflow.devstack import process as devstack_process
 from orderflow.devstack.net import http_ok
@@ -74,6 +78,25 @@ async def _topic_retention(bootstrap: str) -> dict[str, str | None]:
     return {topic: configs.get(topic, {}).get("retention.ms") for topic in ALL_TOPICS}
 
 
+def _ui_codec_endpoint(ui: str) -> str | None:
+    """The remote codec endpoint the Web UI was started with (its settings API)."""
+    with urllib.request.urlopen(f"{ui}/api/v1/settings", timeout=5) as response:
+        endpoint: str | None = json.load(response)["Codec"]["Endpoint"]
+        return endpoint
+
+
+def _assert_payload_key(state_dir: Path, codec_url: str, ui: str) -> str:
+    """The stack's key: generated in the state folder, owner-only; its codec server decodes
+    for the Web UI, which was pointed at it. Returns the key file's content."""
+    key_file = state_dir / "codec-keys.json"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert parse_key_ring(key_file.read_text())
+    wait_until(lambda: http_ok(f"{codec_url}/health/ready"), timeout_s=60)
+    assert _ui_codec_endpoint(ui) == codec_url
+    assert "ORDERFLOW_CODEC__KEYS" in (state_dir / "dev.env").read_text()
+    return key_file.read_text()
+
+
 @pytest.mark.integration
 @pytest.mark.timeout(300)
 async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[str, str]) -> None:
@@ -106,6 +129,10 @@ async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[st
         )
         retention = await _topic_retention(broker)
         assert retention == dict.fromkeys(ALL_TOPICS, str(RETENTION_MS))
+        codec_url = f"http://127.0.0.1:{dev_env['ORDERFLOW_CODEC__PORT']}"
+        assert codec_url in output
+        state_dir = Path(dev_env["ORDERFLOW_STATE_DIR"])
+        first_key = _assert_payload_key(state_dir, codec_url, ui)
 
         connection = await asyncpg.connect(database)
         # The stack migrated the database to head before it said it was ready.
@@ -137,6 +164,8 @@ async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[st
         description = await client.get_workflow_handle(MARKER_WORKFLOW_ID).describe()
         assert description.workflow_type == "DevStackMarker"
         assert _search_attributes_listed(temporal)
+        # The same key as before: the kept history stays decodable.
+        assert _assert_payload_key(state_dir, codec_url, ui) == first_key
         children = second.descendants()
         assert second.interrupt() == 0
         assert_nothing_left(children)

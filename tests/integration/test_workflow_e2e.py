@@ -158,6 +158,8 @@ async def test_worker_process_runs_orders_and_exits_0_on_sigterm(
     env = {
         **os.environ,
         "ORDERFLOW_TEMPORAL__ADDRESS": temporal_address,
+        # The session's clients and workers use the plain converter (the codec has its own tests).
+        "ORDERFLOW_CODEC__ENABLED": "false",
         "ORDERFLOW_TEMPORAL__TASK_QUEUE": task_queue,
         "ORDERFLOW_DATABASE__URL": database_url,
         "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,

@@ -27,6 +27,7 @@ PACKAGES = (
     "migrations",
     "db",
     "contracts",
+    "codec",
 )
 
 

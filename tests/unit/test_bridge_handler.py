@@ -178,3 +178,26 @@ def test_each_redrive_selection_has_its_own_cursor_group() -> None:
         redrive_group(base, RedriveFilter(stage="PERSIST", order_id="A/1 b"))
         == base + ".stage-PERSIST.order-A_1_b"
     )
+
+
+def test_the_records_own_headers_travel_in_the_workflow_input() -> None:
+    """So the workflow's DLQ copy can keep them, as the bridge's does."""
+    headers = [("trace-note", b"\xff\x00raw"), ("correlation-id", b"c-1"), ("trace-note", b"2")]
+    decision = run(order(), headers=headers)
+    assert isinstance(decision, StartOrder)
+    assert decision.input.origin is not None
+    assert decision.input.origin.headers == tuple(headers)
+    # Through the workflow's (JSON) payload and back, byte for byte.
+    again = type(decision.input).model_validate_json(decision.input.model_dump_json())
+    assert again.origin is not None
+    assert again.origin.headers == tuple(headers)
+
+
+def test_dlq_header_names_in_the_original_headers_take_this_failures_values() -> None:
+    headers = [("dlq.stage", b"VALIDATE"), ("app", b"kept"), ("dlq.redrive.count", b"1")]
+    decision = run(b"not json", headers=headers)
+    assert isinstance(decision, DeadLetterRecord)
+    names = [name for name, _ in decision.headers]
+    assert names.count("dlq.stage") == 1
+    assert header_map(decision.headers)["dlq.stage"] == "DESERIALIZE"
+    assert names[:2] == ["app", "dlq.redrive.count"]  # the producer's own, first, in order

@@ -6,6 +6,8 @@ variable, a working directory without ``.env``), so nothing falls back to a loca
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -19,9 +21,15 @@ REQUIRED = {
         "ORDERFLOW_DATABASE__URL",
         "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS",
         "ORDERFLOW_TEMPORAL__ADDRESS",
+        "ORDERFLOW_CODEC__KEYS",
     ],
-    ("bridge",): ["ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS", "ORDERFLOW_TEMPORAL__ADDRESS"],
-    ("api",): ["ORDERFLOW_DATABASE__URL", "ORDERFLOW_TEMPORAL__ADDRESS"],
+    ("bridge",): [
+        "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS",
+        "ORDERFLOW_TEMPORAL__ADDRESS",
+        "ORDERFLOW_CODEC__KEYS",
+    ],
+    ("api",): ["ORDERFLOW_DATABASE__URL", "ORDERFLOW_TEMPORAL__ADDRESS", "ORDERFLOW_CODEC__KEYS"],
+    ("codec-server",): ["ORDERFLOW_CODEC__KEYS"],
     ("dlq", "list"): ["ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS"],
     ("dlq", "redrive", "--dry-run"): ["ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS"],
     ("db", "upgrade"): ["ORDERFLOW_DATABASE__URL"],
@@ -36,7 +44,10 @@ SERVICES = {
     "ORDERFLOW_DATABASE__URL": "postgresql://app@db.invalid:5432/orders",
     "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": "broker.invalid:9092",
     "ORDERFLOW_TEMPORAL__ADDRESS": "temporal.invalid:7233",
+    "ORDERFLOW_CODEC__KEYS": json.dumps({"k1": base64.b64encode(bytes(32)).decode()}),
 }
+# Key material that must never appear in an error line.
+KEY_MATERIAL = base64.b64encode(b"k" * 31).decode()
 
 
 def run_orderflow(
@@ -87,8 +98,14 @@ def test_a_missing_service_address_is_named(
         (("worker",), {"ORDERFLOW_TEMPORAL__ADDRESS": "temporal"}, "TEMPORAL__ADDRESS"),
         (("produce", "-"), {"ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": "a:1,b"}, "BOOTSTRAP_SERVERS"),
         (("db", "stats"), {"ORDERFLOW_DATABASE__URL": "mysql://root@db/orders"}, "DATABASE__URL"),
-        # The API on a public interface without a token.
+        # The API or the codec server on a public interface without a token.
         (("api",), {"ORDERFLOW_API__HOST": "0.0.0.0"}, "ORDERFLOW_API__TOKEN"),
+        (("codec-server",), {"ORDERFLOW_CODEC__HOST": "0.0.0.0"}, "ORDERFLOW_API__TOKEN"),
+        # Bad keys: not JSON, not base64, not 32 bytes; an active key ID that is not a key.
+        (("worker",), {"ORDERFLOW_CODEC__KEYS": "k1=" + KEY_MATERIAL}, "ORDERFLOW_CODEC__KEYS"),
+        (("bridge",), {"ORDERFLOW_CODEC__KEYS": '{"k1": "%%%"}'}, "ORDERFLOW_CODEC__KEYS"),
+        (("api",), {"ORDERFLOW_CODEC__KEYS": f'{{"k1": "{KEY_MATERIAL}"}}'}, "31 bytes"),
+        (("codec-server",), {"ORDERFLOW_CODEC__ACTIVE_KEY_ID": "k9"}, "ACTIVE_KEY_ID"),
     ],
 )
 def test_a_bad_value_is_named(
@@ -97,6 +114,18 @@ def test_a_bad_value_is_named(
     (tmp_path / "cert.pem").write_text("not a certificate")
     result = run_orderflow(args, {**SERVICES, **bad}, tmp_path)
     assert_one_line_naming(result, named)
+    assert KEY_MATERIAL not in result.stderr
+
+
+def test_a_disabled_codec_needs_no_keys(tmp_path: Path) -> None:
+    result = run_orderflow(("bridge",), {"ORDERFLOW_CODEC__ENABLED": "false"}, tmp_path)
+    assert_one_line_naming(result, "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS")
+    assert "CODEC" not in result.stderr
+
+
+def test_the_codec_server_needs_keys_even_when_the_codec_is_disabled(tmp_path: Path) -> None:
+    result = run_orderflow(("codec-server",), {"ORDERFLOW_CODEC__ENABLED": "false"}, tmp_path)
+    assert_one_line_naming(result, "ORDERFLOW_CODEC__KEYS")
 
 
 def test_help_needs_no_settings(tmp_path: Path) -> None:
