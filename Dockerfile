@@ -42,6 +42,7 @@ COPY db/ db/
 COPY config/ config/
 COPY provisioning/ provisioning/
 COPY probes/ probes/
+COPY codec/ codec/
 COPY orderflow/ orderflow/
 COPY migrations/ migrations/
 # The app itself: a wheel built with the locked backend, installed without dependencies (the

@@ -5,12 +5,13 @@ closes the engine and clients. Plain values only; ``orderflow api`` wires the se
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
-from collections.abc import Iterator
+import socket
 
 import uvicorn
 from fastapi import FastAPI
+
+from probes.http import SignalFreeServer, listen, server_config
 
 
 def is_loopback(host: str) -> bool:
@@ -23,36 +24,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server without its own signal handling: after a graceful shutdown uvicorn
-    re-raises the SIGTERM it caught, so the process would die by that signal instead of
-    exiting 0. The caller handles signals and sets ``stop`` instead."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def serve(
     app: FastAPI, *, host: str, port: int, stop: asyncio.Event, graceful_shutdown_s: float = 20
 ) -> int:
     """Serve ``app`` until ``stop`` is set; returns the exit code (0, or non-zero when the
     server could not start: port taken, lifespan failed — uvicorn logs why)."""
-    config = uvicorn.Config(
+    sock = listen(host, port)
+    config = server_config(
         app,
-        host=host,
-        port=port,
-        # The process's logging (structlog) formats uvicorn's lines too; the app's middleware
-        # logs each request with its correlation ID instead of uvicorn's access log.
-        log_config=None,
-        access_log=False,
         lifespan="on",
         proxy_headers=False,
-        server_header=False,
         timeout_graceful_shutdown=int(graceful_shutdown_s),
     )
-    server = _Server(config)
-    serving = asyncio.create_task(_serve_until_exit(server))
+    server = SignalFreeServer(config)
+    serving = asyncio.create_task(_serve_until_exit(server, sock))
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
@@ -63,10 +48,13 @@ async def serve(
     return code
 
 
-async def _serve_until_exit(server: uvicorn.Server) -> int:
-    """Serve; uvicorn calls ``sys.exit`` when it cannot bind: return that code instead."""
+async def _serve_until_exit(server: uvicorn.Server, sock: socket.socket) -> int:
+    """Serve on ``sock``; uvicorn calls ``sys.exit`` when the lifespan fails at start-up: return
+    that code instead."""
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sock.close()
     return 0

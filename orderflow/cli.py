@@ -31,16 +31,21 @@ CONFIG_ERROR_EXIT_CODE = 2
 
 class OrderflowGroup(TyperGroup):
     """Every command's :class:`config.settings.ConfigError`, wherever it is raised, becomes one
-    line on stderr and exit code 2 (no traceback)."""
+    line on stderr and exit code 2 (no traceback); a port that cannot be bound, one line and
+    exit code 1."""
 
     def invoke(self, ctx: Any) -> Any:
         from config.settings import ConfigError
+        from probes.http import ListenError
 
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
             print(f"orderflow: {exc}", file=sys.stderr)
             raise typer.Exit(CONFIG_ERROR_EXIT_CODE) from None
+        except ListenError as exc:  # a taken port: one line too, but not a configuration error
+            print(f"orderflow: {exc}", file=sys.stderr)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import httpx
 import structlog
-import uvicorn
 from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from probes.checks import Check, CheckResult, ready_body, run_checks
+from probes.http import SignalFreeServer, listen, server_config
 
 log = structlog.get_logger("orderflow.probes")
 
@@ -125,31 +126,26 @@ class ProbeServer:
 
     @contextlib.asynccontextmanager
     async def serving(
-        self, *, host: str, port: int, stop: asyncio.Event
+        self,
+        *,
+        stop: asyncio.Event,
+        sock: socket.socket | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> AsyncIterator[ProbeServer]:
-        """Serve for the block; readiness turns 503 as soon as ``stop`` is set (SIGTERM), before
-        the process drains; on leaving the block the server stops (the process is exiting)."""
-        config = uvicorn.Config(
-            self.app,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-        )
-        server = _QuietServer(config)
-        serving = asyncio.create_task(server.serve(), name=f"{self.component}-probes")
+        """Serve for the block on ``sock`` (entry points bind it with :func:`probes.http.listen`
+        before they connect to anything, so a taken port fails fast), else on ``host:port``.
+        Readiness turns 503 as soon as ``stop`` is set (SIGTERM), before the process drains; on
+        leaving the block the server stops (the process is exiting)."""
+        sock = sock or listen(host, port)
+        server = SignalFreeServer(server_config(self.app, lifespan="off"))
+        serving = asyncio.create_task(server.serve(sockets=[sock]), name=f"{self.component}-probes")
         background = [
             asyncio.create_task(self._refresh(), name=f"{self.component}-readiness"),
             asyncio.create_task(self._drain_when(stop), name=f"{self.component}-drain"),
         ]
         try:
-            while not server.started:  # uvicorn offers no start event; this lasts milliseconds
-                if serving.done():
-                    # uvicorn logged why (port taken …) and raised SystemExit.
-                    raise OSError(f"probe server could not listen on {host}:{port}")
-                await asyncio.sleep(0.01)
+            host, port = sock.getsockname()[:2]
             log.info("probes serving", component=self.component, host=host, port=port)
             yield self
         finally:
@@ -157,8 +153,8 @@ class ProbeServer:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            with contextlib.suppress(SystemExit):
-                await serving
+            await serving
+            sock.close()
 
 
 async def relay_metrics(url: str) -> bytes:
@@ -167,12 +163,3 @@ async def relay_metrics(url: str) -> bytes:
         response = await client.get(url)
         response.raise_for_status()
         return response.content
-
-
-class _QuietServer(uvicorn.Server):
-    """No signal handling of its own (the process handles SIGTERM); a failed bind raises
-    instead of calling ``sys.exit``."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield

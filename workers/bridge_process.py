@@ -30,6 +30,7 @@ from config.telemetry import temporal_interceptors
 from config.temporal import temporal_client
 from config.workflow import workflow_options
 from probes.checks import check_temporal
+from probes.http import listen
 from probes.server import ProbeServer
 from provisioning.search_attributes import describe, missing_search_attributes
 from workers.signals import stop_on_signals
@@ -63,6 +64,8 @@ async def require_search_attributes(client: Client, stop: asyncio.Event, *, max_
 
 async def run_bridge_process(settings: Settings, *, tracer_provider: TracerProvider | None) -> None:
     stop = stop_on_signals()
+    bridge = settings.bridge
+    probe_socket = listen(bridge.http_host, bridge.http_port)  # a taken port fails first
     # Lazy: the bridge starts even while Temporal is down, and backs off until it is up.
     client = await temporal_client(
         settings.temporal,
@@ -83,8 +86,7 @@ async def run_bridge_process(settings: Settings, *, tracer_provider: TracerProvi
         },
         timeout_s=PROBE_TIMEOUT_S,
     )
-    bridge = settings.bridge
-    async with probes.serving(host=bridge.http_host, port=bridge.http_port, stop=stop):
+    async with probes.serving(sock=probe_socket, stop=stop):
         await run_bridge(
             consumer_options=consumer_options(settings.kafka, group_id=bridge.group_id),
             producer_options=producer_options(settings.kafka),

@@ -17,6 +17,7 @@ from codec.server import codec_app
 from config.settings import CODEC, ConfigError, Settings, env_name
 from config.temporal import payload_codec
 from probes.checks import NotReadyError
+from probes.http import listen
 from probes.server import ProbeServer
 from workers.signals import stop_on_signals
 
@@ -70,7 +71,7 @@ async def run_codec_server(settings: Settings) -> None:
     codec, token = codec_server_config(settings)
     probes = build_codec_server(codec, token=token, cors_origins=settings.codec.cors_origins)
     host, port = settings.codec.host, settings.codec.port
-    async with probes.serving(host=host, port=port, stop=stop):
+    async with probes.serving(sock=listen(host, port), stop=stop):
         log.info(
             "codec server serving",
             host=host,

@@ -33,6 +33,7 @@ from config.temporal import metrics_runtime, temporal_client
 from contracts.workflow_io import TASK_QUEUE
 from db.engine import create_session_factory
 from probes.checks import check_database, check_polling
+from probes.http import listen
 from probes.server import ProbeServer, relay_metrics
 from workers.activity_errors import DatabaseErrorRedaction
 from workers.signals import free_loopback_port, stop_on_signals
@@ -128,6 +129,8 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
     activities, their SQL statements and publishes are traced.
     """
     stop = stop_on_signals()
+    http = settings.worker
+    probe_socket = listen(http.http_host, http.http_port)  # a taken port fails before anything
     engine = engine_from(settings.database, application_name="orderflow-worker")
     if tracer_provider is not None:
         trace_database(engine, tracer_provider)
@@ -169,8 +172,7 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
             extra_metrics=lambda: relay_metrics(f"http://{sdk_metrics}/metrics"),
             timeout_s=PROBE_TIMEOUT_S,
         )
-        http = settings.worker
-        async with probes.serving(host=http.http_host, port=http.http_port, stop=stop):
+        async with probes.serving(sock=probe_socket, stop=stop):
             await _run_until_stopped(worker, stop)
     finally:
         await producer.stop()

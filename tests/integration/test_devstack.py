@@ -85,13 +85,13 @@ def _ui_codec_endpoint(ui: str) -> str | None:
         return endpoint
 
 
-def _assert_payload_key(state_dir: Path, codec_url: str, ui: str) -> str:
+async def _assert_payload_key(state_dir: Path, codec_url: str, ui: str) -> str:
     """The stack's key: generated in the state folder, owner-only; its codec server decodes
     for the Web UI, which was pointed at it. Returns the key file's content."""
     key_file = state_dir / "codec-keys.json"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert parse_key_ring(key_file.read_text())
-    wait_until(lambda: http_ok(f"{codec_url}/health/ready"), timeout_s=60)
+    await wait_for_status(f"{codec_url}/health/ready", 200)
     assert _ui_codec_endpoint(ui) == codec_url
     assert "ORDERFLOW_CODEC__KEYS" in (state_dir / "dev.env").read_text()
     return key_file.read_text()
@@ -132,7 +132,7 @@ async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[st
         codec_url = f"http://127.0.0.1:{dev_env['ORDERFLOW_CODEC__PORT']}"
         assert codec_url in output
         state_dir = Path(dev_env["ORDERFLOW_STATE_DIR"])
-        first_key = _assert_payload_key(state_dir, codec_url, ui)
+        first_key = await _assert_payload_key(state_dir, codec_url, ui)
 
         connection = await asyncpg.connect(database)
         # The stack migrated the database to head before it said it was ready.
@@ -165,7 +165,7 @@ async def test_dev_stack_comes_up_stops_cleanly_and_keeps_state(dev_env: dict[st
         assert description.workflow_type == "DevStackMarker"
         assert _search_attributes_listed(temporal)
         # The same key as before: the kept history stays decodable.
-        assert _assert_payload_key(state_dir, codec_url, ui) == first_key
+        assert await _assert_payload_key(state_dir, codec_url, ui) == first_key
         children = second.descendants()
         assert second.interrupt() == 0
         assert_nothing_left(children)

@@ -91,6 +91,7 @@ async def test_worker_readiness_follows_the_database(
             "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
             "ORDERFLOW_TEMPORAL__ADDRESS": temporal_address,
             "ORDERFLOW_TEMPORAL__TASK_QUEUE": f"probes-{port}",
+            "ORDERFLOW_CODEC__ENABLED": "false",
             "ORDERFLOW_WORKER__HTTP_HOST": "127.0.0.1",
             "ORDERFLOW_WORKER__HTTP_PORT": str(port),
         }
@@ -121,6 +122,7 @@ async def test_bridge_readiness_follows_temporal(
         env = {
             "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
             "ORDERFLOW_TEMPORAL__ADDRESS": f"127.0.0.1:{proxy.port}",
+            "ORDERFLOW_CODEC__ENABLED": "false",
             "ORDERFLOW_BRIDGE__GROUP_ID": f"probes-{port}",
             "ORDERFLOW_BRIDGE__HTTP_HOST": "127.0.0.1",
             "ORDERFLOW_BRIDGE__HTTP_PORT": str(port),

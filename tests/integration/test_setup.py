@@ -80,6 +80,8 @@ def service_env(database: str, broker: BrokerHandle, temporal: TemporalHandle) -
         "ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap_servers,
         "ORDERFLOW_TEMPORAL__ADDRESS": temporal.address,
         "ORDERFLOW_KAFKA__PARTITIONS": "2",
+        # These clients need no payload encryption (the codec has tests of its own).
+        "ORDERFLOW_CODEC__ENABLED": "false",
     }
 
 

@@ -132,3 +132,28 @@ def test_help_needs_no_settings(tmp_path: Path) -> None:
     result = run_orderflow(("--help",), {}, tmp_path)
     assert result.returncode == 0
     assert "worker" in result.stdout
+
+
+@pytest.mark.parametrize(("command", "group"), [("worker", "WORKER"), ("bridge", "BRIDGE")])
+def test_a_taken_probe_port_fails_at_once_with_one_line(
+    command: str, group: str, tmp_path: Path
+) -> None:
+    """The probe port is bound before anything is connected: a taken port is one line, exit 1
+    (not a configuration error, so the local stack's supervisor may retry it)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = {
+            **SERVICES,
+            "ORDERFLOW_CODEC__ENABLED": "false",
+            f"ORDERFLOW_{group}__HTTP_HOST": "127.0.0.1",
+            f"ORDERFLOW_{group}__HTTP_PORT": str(port),
+        }
+        result = run_orderflow((command,), env, tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"orderflow: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
