@@ -126,7 +126,7 @@ def test_ansible_lint_production_profile_passes() -> None:
     assert "Profile 'production' was required, and it passed" in output
 
 
-def resolved(inventory: str, expression: str) -> Any:
+def resolved(inventory: str, expression: str, env: dict[str, str] | None = None) -> Any:
     """``expression`` templated for the inventory's host, with the playbooks' group_vars."""
     result = subprocess.run(
         [
@@ -142,7 +142,9 @@ def resolved(inventory: str, expression: str) -> Any:
             f"msg={{{{ {expression} }}}}",
         ],
         cwd=ANSIBLE_DIR,
-        env=ansible_env({"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json"}),
+        env=ansible_env(
+            {"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json", **(env or {})}
+        ),
         capture_output=True,
         text=True,
         timeout=120,
@@ -175,6 +177,14 @@ def test_azure_inventories_resolve_to_the_arm_templates_names(environment: str) 
 
 def test_the_local_inventory_is_not_an_azure_one() -> None:
     assert resolved("local", "group_names") == ["local"]
+
+
+def test_local_setup_takes_the_stacks_codec_key_or_turns_the_codec_off() -> None:
+    assert resolved("local", "orderflow_local_codec") == {"ORDERFLOW_CODEC__ENABLED": "false"}
+    keys = '{"local": "' + "A" * 43 + '="}'
+    assert resolved("local", "orderflow_local_codec", env={"ORDERFLOW_CODEC__KEYS": keys}) == {
+        "ORDERFLOW_CODEC__KEYS": keys
+    }
 
 
 def test_every_deploy_time_secret_comes_from_vault_or_key_vault() -> None:
