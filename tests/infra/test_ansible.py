@@ -126,6 +126,34 @@ def test_ansible_lint_production_profile_passes() -> None:
     assert "Profile 'production' was required, and it passed" in output
 
 
+def listed_tasks(playbook: str, *args: str) -> list[str]:
+    """``--list-tasks`` of ``playbook`` for the dev inventory: the task names, in order."""
+    result = run_playbook(playbook, "--list-tasks", *args, inventory="inventories/dev")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [
+        line.strip().split("\t")[0]
+        for line in result.stdout.splitlines()
+        if "\tTAGS: " in line and not line.lstrip().startswith("play #")
+    ]
+
+
+def test_provision_steps_run_alone_with_their_tag_after_reading_the_outputs() -> None:
+    deploy = "arm_deployment : Deploy the packed template to {{ arm_deployment_resource_group }}"
+    outputs = "Read the outputs of the ARM deployment"
+    everything = listed_tasks("provision.yml")
+    assert deploy in everything
+    assert everything.index(deploy) < everything.index(outputs)
+    for tag, role in [("database", "app_database"), ("grafana", "grafana_dashboards")]:
+        tasks = listed_tasks("provision.yml", "--tags", tag)
+        assert tasks[0] == outputs, tag
+        assert len(tasks) > 1, tag
+        assert all(task.startswith(f"{role} : ") for task in tasks[1:]), tag
+    assert listed_tasks("provision.yml", "--tags", "schemas")[1:] == [
+        "schema_registry : Check the inputs",
+        "schema_registry : Publish the message schemas to {{ schema_registry_endpoint }}",
+    ]
+
+
 def resolved(inventory: str, expression: str, env: dict[str, str] | None = None) -> Any:
     """``expression`` templated for the inventory's host, with the playbooks' group_vars."""
     result = subprocess.run(
@@ -173,6 +201,10 @@ def test_azure_inventories_resolve_to_the_arm_templates_names(environment: str) 
         "groups": ["azure"],
     }
     assert names["eventHubs"] == f"{values['prefix']}-evh"  # deploy.yml's schema endpoint
+    # Parameters the playbooks read take the parameter file's value, else main.json's default.
+    assert resolved(
+        environment, "[orderflow_postgres_admin_login, orderflow_temporal_auth_mode]"
+    ) == ["orderflowadmin", "apiKey"]
 
 
 def test_the_local_inventory_is_not_an_azure_one() -> None:
@@ -422,7 +454,9 @@ def recorded(calls: Path) -> list[list[str]]:
     return [line.split("|") for line in calls.read_text().splitlines()] if calls.exists() else []
 
 
-def run_deploy(scripts: Path, calls: Path, image: str) -> subprocess.CompletedProcess[str]:
+def run_deploy(
+    scripts: Path, calls: Path, image: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
     return run_azure_playbook(
         "deploy.yml",
         scripts,
@@ -431,6 +465,7 @@ def run_deploy(scripts: Path, calls: Path, image: str) -> subprocess.CompletedPr
         f"orderflow_image={image}",
         "-e",
         "orderflow_build_id=0123abc",
+        *extra,
     )
 
 
@@ -464,6 +499,16 @@ def test_deploy_refuses_an_image_without_a_digest_before_running_anything(
     assert result.returncode != 0
     assert "Deploy an image by digest" in result.stdout
     assert recorded(calls) == []  # not even the schemas
+
+
+def test_the_release_check_runs_whatever_the_tags(stand_in_scripts: tuple[Path, Path]) -> None:
+    scripts, calls = stand_in_scripts
+    result = run_deploy(scripts, calls, "orderflow:latest", "--tags", "rollout")
+    assert result.returncode != 0
+    assert "Deploy an image by digest" in result.stdout
+    assert recorded(calls) == []
+    assert succeeded(run_deploy(scripts, calls, IMAGE, "--tags", "rollout")).changed == 1
+    assert [call[0] for call in recorded(calls)] == ["deploy.sh"]
 
 
 def test_rollback_runs_the_rollback_script_like_ci(stand_in_scripts: tuple[Path, Path]) -> None:
