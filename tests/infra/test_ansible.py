@@ -249,6 +249,134 @@ def test_nothing_under_infra_ansible_holds_a_secret_value() -> None:
             )
 
 
+# --------------------------------------------------------------------------- ARM parameters
+
+SECRETS = {
+    "postgresAdministratorPassword": "admin-password-0123456789",
+    "postgresAppPassword": "app-password-0123456789",
+    "temporalCredentials": {"apiKey": "temporal-key"},
+    "codecKeys": '{"k1": "' + "A" * 43 + '="}',
+    "apiToken": "t" * 40,
+    "tlsCertificatePfx": "cGZ4",
+}
+
+
+def compose_parameters(tmp_path: Path, environment: str, **role_vars: Any) -> Any:
+    """The arm_deployment role's composed parameters (its ``parameters`` task file, run alone:
+    no Azure call), or the failed run."""
+    out = tmp_path / "parameters.json"
+    playbook = tmp_path / "parameters.yml"
+    role = {
+        "arm_deployment_arm_dir": str(REPO_ROOT / "infra" / "arm"),
+        "arm_deployment_parameter_file": str(
+            REPO_ROOT / "infra" / "arm" / "parameters" / f"{environment}.parameters.json"
+        ),
+        "arm_deployment_secrets": SECRETS,
+        "arm_deployment_keep_live_release": False,
+        **role_vars,
+    }
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Parameters",
+                    "hosts": "localhost",
+                    "connection": "local",
+                    "gather_facts": False,
+                    "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+                    "tasks": [
+                        {
+                            "name": "Compose",
+                            "ansible.builtin.include_role": {
+                                "name": "arm_deployment",
+                                "tasks_from": "parameters",
+                            },
+                            "vars": role,
+                        },
+                        {
+                            "name": "Write",
+                            "ansible.builtin.copy": {
+                                "content": "{{ arm_deployment_parameters | to_json }}",
+                                "dest": str(out),
+                                "mode": "0600",
+                            },
+                        },
+                    ],
+                }
+            ]
+        )
+    )
+    result = run_playbook(
+        str(playbook),
+        inventory="localhost,",
+        cwd=tmp_path,
+        env={"ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles")},
+    )
+    return json.loads(out.read_text()) if result.returncode == 0 else result
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_arm_parameters_are_the_files_plus_secrets_and_release(
+    tmp_path: Path, environment: str
+) -> None:
+    parameters = compose_parameters(
+        tmp_path,
+        environment,
+        arm_deployment_image_reference=IMAGE,
+        arm_deployment_build_id="0123abc",
+        arm_deployment_extra_parameters={"workerCpuScaleThreshold": 60},
+    )
+    assert isinstance(parameters, dict), parameters.stdout
+    from_file = load(REPO_ROOT / "infra" / "arm" / "parameters" / f"{environment}.parameters.json")
+    expected = {
+        **from_file["parameters"],
+        **{name: {"value": value} for name, value in SECRETS.items()},
+        "deployApps": {"value": True},
+        "imageReference": {"value": IMAGE},
+        "buildId": {"value": "0123abc"},
+        "workerCpuScaleThreshold": {"value": 60},
+    }
+    assert parameters == expected
+    declared = load(MAIN)["parameters"]
+    assert {n for n, p in declared.items() if "defaultValue" not in p} <= set(parameters)
+
+
+def test_the_first_run_deploys_no_apps_and_needs_no_image(tmp_path: Path) -> None:
+    parameters = compose_parameters(tmp_path, "dev", arm_deployment_deploy_apps=False)
+    assert isinstance(parameters, dict), parameters.stdout
+    assert [parameters[n]["value"] for n in ("deployApps", "imageReference", "buildId")] == [
+        False,
+        "none",
+        "none",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("role_vars", "message"),
+    [
+        ({"arm_deployment_secrets": {"apiToken": "t" * 40}}, "arm_deployment_secrets must name"),
+        ({}, "Deploying the apps needs an image by digest"),
+        (
+            {"arm_deployment_image_reference": "orderflow:latest", "arm_deployment_build_id": "x"},
+            "Deploying the apps needs an image by digest",
+        ),
+        (
+            {
+                "arm_deployment_deploy_apps": False,
+                "arm_deployment_extra_parameters": {"noSuchParameter": 1},
+            },
+            "unknown to main.json: noSuchParameter",
+        ),
+    ],
+)
+def test_incomplete_arm_parameters_are_refused_before_deploying(
+    tmp_path: Path, role_vars: dict[str, Any], message: str
+) -> None:
+    result = compose_parameters(tmp_path, "dev", **role_vars)
+    assert isinstance(result, subprocess.CompletedProcess)
+    assert message in result.stdout, result.stdout
+
+
 # --------------------------------------------------------------------------- Grafana
 
 
