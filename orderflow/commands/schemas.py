@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -123,6 +124,9 @@ def publish(
 
     if not endpoint or not endpoint.strip():
         raise ConfigError(f"{ENDPOINT_ENV} is not set (or pass --endpoint)")
+    # azure-identity logs a failed token request as a warning before raising it; the error
+    # below says it once.
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
     try:
         client = make_client(endpoint)
     except ValueError as exc:
