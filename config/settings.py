@@ -200,6 +200,9 @@ class WorkerSettings(BaseModel):
     # /health/live, /health/ready and /metrics.
     http_host: str = ALL_INTERFACES
     http_port: Port = 8081
+    # The workflow sandbox (workflows/runner.py): "listed" is the design; the others exist so
+    # benchmarks/pipeline.py can measure them on real worker processes.
+    sandbox: Literal["listed", "default", "passthrough", "off"] = "listed"
 
 
 class BridgeSettings(BaseModel):

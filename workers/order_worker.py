@@ -74,14 +74,16 @@ def build_order_worker(
     max_concurrent_activities: int = 100,
     max_concurrent_workflow_tasks: int = 100,
     graceful_shutdown: timedelta = timedelta(seconds=30),
+    sandbox: str = "listed",
 ) -> Worker:
-    """A worker for ``OrderWorkflow`` (sandboxed runner) with the given activities."""
+    """A worker for ``OrderWorkflow`` with the given activities; ``sandbox``: see
+    :func:`workflows.runner.order_workflow_runner`."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[OrderWorkflow],
         activities=activities,
-        workflow_runner=order_workflow_runner(),
+        workflow_runner=order_workflow_runner(sandbox),
         max_concurrent_activities=max_concurrent_activities,
         # The workflow's steps run as local activities by default: same limit.
         max_concurrent_local_activities=max_concurrent_activities,
@@ -120,12 +122,14 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
             max_concurrent_activities=settings.worker.max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
             graceful_shutdown=timedelta(seconds=settings.worker.graceful_shutdown_s),
+            sandbox=settings.worker.sandbox,
         )
         log.info(
             "worker starting",
             task_queue=settings.temporal.task_queue,
             temporal=settings.temporal.address,
             namespace=settings.temporal.namespace,
+            sandbox=settings.worker.sandbox,
         )
         probes = ProbeServer(
             component="worker",
