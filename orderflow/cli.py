@@ -11,7 +11,18 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from orderflow.commands import api, bridge, db, dev, dlq, produce, schemas, topics, worker
+from orderflow.commands import (
+    api,
+    bridge,
+    db,
+    dev,
+    dlq,
+    loadtest,
+    produce,
+    schemas,
+    topics,
+    worker,
+)
 
 # Exit code of a process whose configuration is incomplete or invalid (DESIGN.md).
 CONFIG_ERROR_EXIT_CODE = 2
@@ -46,6 +57,7 @@ app.command("bridge")(bridge.bridge)
 app.command("api")(api.api)
 # Operations.
 app.command("produce")(produce.produce)
+app.command("loadtest")(loadtest.loadtest)
 app.add_typer(topics.app, name="topics")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(db.app, name="db")
