@@ -7,8 +7,10 @@ The verdict answers the question ops ask of a capacity test, in this order:
 2. ``producer-behind`` — the load generator could not send on schedule (its worst slip past
    :data:`MAX_SLIP_S`, or under 95 % of the target rate): the run says nothing about the
    system at that rate. Send from more machines (each with a share of the rate) or a bigger one.
-3. ``fell-behind`` — sent on schedule, but outcomes trailed: the backlog took longer than
-   ``max(1 s, 3 x p95 latency of the first half)`` to drain after the last send.
+3. ``fell-behind`` — sent on schedule, but outcomes trailed: in the second half of the sending
+   the outcomes came in at under 95 % of the target rate (with the pipeline full, a system
+   that keeps up answers as fast as it is fed), or the backlog took longer than
+   ``max(2 s, 2.5 % of the sending time)`` to drain after the last send.
 4. ``kept-up`` — sent on schedule and the system followed; ``burst-done`` for a burst, whose
    completion rate is the capacity it measured.
 """
@@ -16,13 +18,16 @@ The verdict answers the question ops ask of a capacity test, in this order:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from loadgen.ledger import Ledger, percentile
 
 MAX_SLIP_S = 1.0
 MIN_SEND_RATE_SHARE = 0.95
+MIN_STEADY_RATE_SHARE = 0.95
+MIN_DRAIN_ALLOWANCE_S = 2.0
+DRAIN_ALLOWANCE_SHARE = 0.025
 EXAMPLES = 10
 
 EXIT_CODES = {
@@ -80,6 +85,8 @@ class Summary:
     second_half_p95_ms: float | None
     completion_seconds: float | None
     completion_rate: float | None
+    # Outcomes per second while the second half of the records was being sent.
+    steady_outcome_rate: float | None
     drain_seconds: float | None
     lag_at_end: int | None
     absent_topics: list[str]
@@ -126,6 +133,12 @@ def summarize(
     missing = ledger.missing()
     unexpected = ledger.unexpected()
     first_half, second_half = _halves_p95(ledger)
+    last_send = max(send_times) if send_times else 0.0
+    steady = None
+    if last_send >= 2 * MAX_SLIP_S:
+        middle = first_send + (last_send - first_send) / 2
+        arrived = sum(1 for at in accounted if middle <= at <= last_send)
+        steady = round(arrived / (last_send - middle), 1)
     summary = Summary(
         run_id=ledger.run_id,
         topic=topic,
@@ -153,18 +166,15 @@ def summarize(
         second_half_p95_ms=second_half,
         completion_seconds=round(completion, 3) if completion else None,
         completion_rate=round(ledger.accounted / completion, 1) if completion else None,
-        drain_seconds=(
-            round(last_outcome - max(send_times), 3)
-            if last_outcome is not None and send_times
-            else None
-        ),
+        steady_outcome_rate=steady,
+        drain_seconds=round(last_outcome - last_send, 3) if last_outcome is not None else None,
         lag_at_end=lag_at_end,
         absent_topics=absent_topics,
         verdict="",
         verdict_text="",
     )
     verdict, text = judge(summary)
-    return Summary(**{**asdict(summary), "verdict": verdict, "verdict_text": text})
+    return replace(summary, verdict=verdict, verdict_text=text)
 
 
 def judge(s: Summary) -> tuple[str, str]:
@@ -198,17 +208,21 @@ def judge(s: Summary) -> tuple[str, str]:
             f"{target:g}/s asked (worst slip {slip_s:.1f} s), so the run says nothing about the "
             "system at that rate; send from more machines, each with a share of the rate."
         )
-    baseline_s = (s.first_half_p95_ms or 0.0) / 1000
-    allowed = max(1.0, 3 * baseline_s)
-    if s.drain_seconds is not None and s.drain_seconds > allowed:
+    allowed = max(MIN_DRAIN_ALLOWANCE_S, DRAIN_ALLOWANCE_SHARE * s.send_seconds)
+    drain = s.drain_seconds or 0.0
+    steady_short = (
+        s.steady_outcome_rate is not None and s.steady_outcome_rate < MIN_STEADY_RATE_SHARE * target
+    )
+    if steady_short or drain > allowed:
         return "fell-behind", (
-            f"FELL BEHIND: sent on schedule at {target:g}/s, but the last outcome came "
-            f"{s.drain_seconds:.1f} s after the last send (allowed {allowed:.1f} s): a backlog "
-            f"built up; the system handled about {s.completion_rate}/s."
+            f"FELL BEHIND: sent on schedule at {target:g}/s, but outcomes came at "
+            f"{s.steady_outcome_rate}/s in the second half of the sending and the last one "
+            f"{drain:.1f} s after the last send (allowed {allowed:.1f} s): a backlog built up."
         )
     return "kept-up", (
-        f"KEPT UP: sent on schedule at {target:g}/s and the system followed "
-        f"(last outcome {s.drain_seconds} s after the last send)."
+        f"KEPT UP: sent on schedule at {target:g}/s; outcomes came at "
+        f"{s.steady_outcome_rate}/s in the second half of the sending and the last one "
+        f"{drain:.1f} s after the last send."
     )
 
 
@@ -232,7 +246,8 @@ def render(s: Summary) -> str:
         f"  Kafka->Open  p50 {_ms(lat.p50)}  p95 {_ms(lat.p95)}  p99 {_ms(lat.p99)}  "
         f"max {_ms(lat.max)}  ({lat.count} orders; p95 first half {_ms(s.first_half_p95_ms)}, "
         f"second half {_ms(s.second_half_p95_ms)})",
-        f"  completion   {s.completion_rate or '-'} outcomes/s; last outcome "
+        f"  completion   {s.completion_rate or '-'} outcomes/s overall, "
+        f"{s.steady_outcome_rate or '-'}/s in the second half of the sending; last outcome "
         f"{s.drain_seconds if s.drain_seconds is not None else '-'} s after the last send; "
         f"bridge lag at end {s.lag_at_end if s.lag_at_end is not None else 'unreadable'}",
     ]
