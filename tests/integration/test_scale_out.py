@@ -26,7 +26,7 @@ import signal
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -46,11 +46,11 @@ from contracts.ids import workflow_id
 from contracts.topics import ORDER_STATUS_V1
 from loadgen.orders import OrderMix
 from loadgen.run import LoadPlan, Progress, run_load
-from orderflow.devstack.broker import start_broker
 from orderflow.devstack.net import free_port
 from orderflow.devstack.temporal import SEARCH_ATTRIBUTES
 from provisioning.topics import create_topics
 from tests.fixtures.kafka import kafka_test_options
+from tests.integration import test_bridge_resilience
 from tests.integration.bridge_support import eventually, read_all
 from tests.integration.test_loadtest import kafka_for
 
@@ -61,16 +61,8 @@ RATE = 20.0
 PARTITIONS = 6
 REPO_ROOT = Path(__file__).resolve().parents[2]
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[str]:
-    """A broker of this test alone: the bridges use the real topic and group names."""
-    broker = start_broker(host="127.0.0.1", port=free_port(), log_path=tmp_path / "broker.log")
-    try:
-        yield broker.bootstrap_servers
-    finally:
-        broker.stop()
+# A broker of this test alone, so the bridges use the real topic and group names.
+private_broker = test_bridge_resilience.private_broker
 
 
 async def namespace_client(address: str, namespace: str) -> Client:
