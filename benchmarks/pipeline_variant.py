@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from benchmarks.actions import billable_actions
 from benchmarks.procstat import Measured, snapshot
-from contracts.ids import workflow_id
+from contracts.ids import order_id_from_workflow_id, workflow_id
 from contracts.topics import dlq_topic
 from loadgen.ledger import Ledger, percentile
 from loadgen.observer import OutcomeObserver
@@ -58,6 +58,7 @@ class Setup:
     warmup: int
     sample: int
     timeout_s: float
+    idle_s: float
     log_dir: Path
     run: str
 
@@ -71,7 +72,10 @@ class VariantResult:
     seconds: float
     orders_per_s: float
     latency_ms: dict[str, float | None]
+    # Net of each process's idle use (polling, timers) over the burst's duration; gross below.
     cpu_ms_per_order: dict[str, float]
+    gross_cpu_ms_per_order: dict[str, float]
+    idle_cpu_ms_per_s: dict[str, float]
     state_transitions: float | None = None
     history_events: float | None = None
     actions: float | None = None
@@ -166,30 +170,38 @@ async def processes(
             proc.stop()
 
 
-async def _completed_workflows(client: Client, task_queue: str, ledger: Ledger) -> int:
-    """Feed the ledger with the empty workflows that completed (close time = their 'Open')."""
-    query = f"TaskQueue = '{task_queue}' AND ExecutionStatus = 'Completed'"
-    count = (await client.count_workflows(query)).count
-    if count < ledger.acked:
-        return count
+def _empty_runs(ledger: Ledger) -> str:
+    """The visibility query of a burst's empty workflows that completed."""
+    prefix = workflow_id(f"BENCH-{ledger.run_id}-")
+    return f"WorkflowId STARTS_WITH '{prefix}' AND ExecutionStatus = 'Completed'"
+
+
+async def _all_completed(client: Client, ledger: Ledger) -> bool:
+    return (await client.count_workflows(_empty_runs(ledger))).count >= ledger.acked
+
+
+async def record_close_times(client: Client, ledger: Ledger) -> None:
+    """The bare ceiling's "Open": each empty workflow's close time (read after the CPU
+    snapshot: listing thousands of runs costs the server CPU the orders did not)."""
     by_order = {sent.order_id: seq for seq, sent in ledger.sent.items()}
-    async for execution in client.list_workflows(query):
-        seq = by_order.get(execution.id.removeprefix("order-"))
+    async for execution in client.list_workflows(_empty_runs(ledger)):
+        seq = by_order.get(order_id_from_workflow_id(execution.id))
         if seq is not None and execution.close_time is not None:
             closed_ms = int(execution.close_time.timestamp() * 1000)
             ledger.on_open(correlation_id(ledger.run_id, seq), execution.id, closed_ms, 0.0)
-    return count
 
 
-async def drive(
-    variant: Variant, setup: Setup, *, topic: str, task_queue: str, run_id: str, count: int
-) -> Ledger:
+async def drive(variant: Variant, setup: Setup, *, topic: str, run_id: str, count: int) -> Ledger:
     """Send ``count`` orders in one burst; return once each one opened (or completed)."""
     ledger = Ledger(run_id)
     observer = None
     if variant.workflow == "order":
         observer = OutcomeObserver(
-            setup.kafka["consumer"], source_topic=topic, ledger=ledger, clock=time.monotonic
+            setup.kafka["consumer"],
+            source_topic=topic,
+            ledger=ledger,
+            clock=time.monotonic,
+            fetch_max_wait_ms=500,  # fewer idle fetches: the broker's CPU is measured
         )
         await observer.start()
     producer = AIOKafkaProducer(**setup.kafka["producer"])
@@ -211,9 +223,9 @@ async def drive(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{variant.name}: {ledger.in_flight} orders still open")
             if observer is None:
-                await _completed_workflows(setup.client, task_queue, ledger)
-                if not ledger.all_accounted():
-                    await asyncio.sleep(0.5)
+                if await _all_completed(setup.client, ledger):
+                    break
+                await asyncio.sleep(1.0)  # a cheap count query per second
             else:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ledger.settled.wait(), timeout=1.0)
@@ -245,6 +257,35 @@ async def temporal_costs(client: Client, order_ids: list[str]) -> dict[str, Any]
     }
 
 
+async def idle_rates(measured: list[Measured], seconds: float) -> dict[str, float]:
+    """CPU ms per second each process uses while no order flows (polling, timers, GC)."""
+    if seconds <= 0:
+        return {m.name: 0.0 for m in measured}
+    before, start = snapshot(measured), time.monotonic()
+    await asyncio.sleep(seconds)
+    after, elapsed = snapshot(measured), time.monotonic() - start
+    return {m.name: (after[m.name] - before[m.name]) / elapsed for m in measured}
+
+
+def per_order(
+    before: dict[str, float],
+    after: dict[str, float],
+    *,
+    orders: int,
+    idle_ms_per_s: dict[str, float] | None = None,
+    seconds: float = 0.0,
+) -> dict[str, float]:
+    """CPU ms per order of each process (net of its idle use when ``idle_ms_per_s`` is given)."""
+    cost = {}
+    for name in before:
+        used = after[name] - before[name]
+        if idle_ms_per_s is not None:
+            used = max(0.0, used - idle_ms_per_s[name] * seconds)
+        cost[name] = round(used / orders, 2)
+    cost["total"] = round(sum(cost.values()), 2)
+    return cost
+
+
 async def run_variant(variant: Variant, setup: Setup) -> VariantResult:
     tag = f"{setup.run}-{variant.name}"
     topic, group, task_queue = f"bench.{tag}", f"bench-{tag}", f"bench-{tag}"
@@ -256,20 +297,16 @@ async def run_variant(variant: Variant, setup: Setup) -> VariantResult:
         topics=[topic, dlq_topic(topic)],
     )
     async with processes(variant, setup, topic=topic, group=group, task_queue=task_queue) as own:
-        common = {"topic": topic, "task_queue": task_queue}
-        await drive(
-            variant, setup, run_id=f"{setup.run}{variant.name[:1]}w", count=setup.warmup, **common
-        )
+        await drive(variant, setup, topic=topic, run_id=f"{tag}-w", count=setup.warmup)
         measured = own + setup.services
+        idle = await idle_rates(measured, setup.idle_s)
         load_before = os.getloadavg()[0]
-        before = snapshot(measured)
-        ledger = await drive(
-            variant, setup, run_id=f"{setup.run}{variant.name[:1]}m", count=setup.orders, **common
-        )
-        after = snapshot(measured)
+        before, start = snapshot(measured), time.monotonic()
+        ledger = await drive(variant, setup, topic=topic, run_id=f"{tag}-m", count=setup.orders)
+        after, elapsed = snapshot(measured), time.monotonic() - start
         load_after = os.getloadavg()[0]
-    cpu = {m.name: round((after[m.name] - before[m.name]) / setup.orders, 2) for m in measured}
-    cpu["total"] = round(sum(cpu.values()), 2)
+    if variant.workflow != "order":
+        await record_close_times(setup.client, ledger)
     created = [s.timestamp_ms for s in ledger.sent.values() if s.timestamp_ms is not None]
     opened = [o.opened_ms for o in ledger.outcomes.values() if o.opened_ms is not None]
     seconds = (max(opened) - min(created)) / 1000
@@ -284,7 +321,11 @@ async def run_variant(variant: Variant, setup: Setup) -> VariantResult:
         seconds=round(seconds, 2),
         orders_per_s=round(setup.orders / seconds, 1),
         latency_ms={f"p{q}": percentile(latencies, q / 100) for q in (50, 95, 99)},
-        cpu_ms_per_order=cpu,
+        cpu_ms_per_order=per_order(
+            before, after, orders=setup.orders, idle_ms_per_s=idle, seconds=elapsed
+        ),
+        gross_cpu_ms_per_order=per_order(before, after, orders=setup.orders),
+        idle_cpu_ms_per_s={name: round(rate, 1) for name, rate in idle.items()},
         load_average=(round(load_before, 2), round(load_after, 2)),
         **await temporal_costs(setup.client, sample),
     )
