@@ -114,6 +114,12 @@ def services(settings: Settings) -> list[Measured]:
     return found
 
 
+def _program(pid: int) -> str:
+    """The program's name and arguments, without the machine's paths."""
+    program, _, arguments = command_line(pid).partition(" ")
+    return f"{Path(program).name} {arguments}"[:200]
+
+
 def parse_with(values: list[str]) -> list[Variant]:
     variants = []
     for value in values:
@@ -196,14 +202,14 @@ async def main(args: argparse.Namespace, log_dir: Path) -> int:
         print(
             json.dumps(
                 {
-                    "command": " ".join(sys.argv),
+                    "command": " ".join(["python -m benchmarks.pipeline", *sys.argv[1:]]),
                     "cpus": os.cpu_count(),
                     "run": setup.run,
                     "orders": args.orders,
                     "warmup": args.warmup,
                     "lines": args.lines,
                     "partitions": setup.partitions,
-                    "services": {s.name: command_line(s.pid) for s in setup.services},
+                    "services": {s.name: _program(s.pid) for s in setup.services},
                     "variants": [asdict(r) for r in results],
                     **summary,
                 },
