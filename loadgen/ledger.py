@@ -52,7 +52,7 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     return sorted_values[rank - 1]
 
 
-@dataclass
+@dataclass(slots=True)
 class SentRecord:
     kind: Kind
     order_id: str
@@ -66,7 +66,7 @@ class SentRecord:
     error: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     open_event_ids: set[str] = field(default_factory=set)
     open_records: int = 0
@@ -170,7 +170,8 @@ class Ledger:
     @property
     def in_flight(self) -> int:
         """Acknowledged by the broker, no final outcome seen yet."""
-        return self.acked - self.accounted
+        # An outcome can be read a moment before its record's acknowledgement is processed.
+        return max(0, self.acked - self.accounted)
 
     def all_accounted(self) -> bool:
         return self.accounted >= self.acked

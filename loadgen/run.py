@@ -100,11 +100,11 @@ async def run_load(
     observer = OutcomeObserver(kafka.consumer, source_topic=plan.topic, ledger=ledger, clock=clock)
     lag = GroupLag(kafka.admin, kafka.consumer, group=plan.group) if plan.group else None
     producer = AIOKafkaProducer(**kafka.producer)
-    await observer.start()
     ticker: asyncio.Task[None] | None = None
     sending = True
     last_lag: list[int | None] = [None]
     try:
+        await observer.start()
         if lag is not None:
             await lag.start()
         await producer.start()

@@ -37,6 +37,7 @@ anything missing, and a verdict with its exit code:
   fell-behind      3  sent on schedule, but a backlog built up
   producer-behind  4  THIS MACHINE could not send at the rate asked: the
                       run says nothing about the system
+  (no run)         5  the broker could not be reached or refused the topics
 
 \b
 Proving capacity in staging, from a machine in the same region:
@@ -55,6 +56,9 @@ Proving capacity in staging, from a machine in the same region:
 Every valid order becomes a real order (a PostgreSQL row and a running
 workflow): use staging, never production.
 """
+
+
+NO_RUN_EXIT_CODE = 5
 
 
 def _lines(value: str) -> tuple[int, int]:
@@ -109,6 +113,8 @@ def loadtest(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Summary as JSON.")] = False,
 ) -> None:
+    from aiokafka.errors import KafkaError
+
     from config.kafka import common_options, consumer_options, producer_options
     from config.settings import KAFKA, load_settings
     from loadgen.orders import OrderMix
@@ -143,18 +149,22 @@ def loadtest(
         else:
             print(progress.line(), file=sys.stderr, flush=True)
 
-    summary = asyncio.run(
-        run_load(
-            plan,
-            Kafka(
-                producer=producer_options(kafka),
-                consumer=consumer_options(kafka, group_id="orderflow-loadtest"),
-                admin=common_options(kafka),
-            ),
-            on_progress=show,
-            progress_every_s=progress_every or (1.0 if tty else 10.0),
+    try:
+        summary = asyncio.run(
+            run_load(
+                plan,
+                Kafka(
+                    producer=producer_options(kafka),
+                    consumer=consumer_options(kafka, group_id="orderflow-loadtest"),
+                    admin=common_options(kafka),
+                ),
+                on_progress=show,
+                progress_every_s=progress_every or (1.0 if tty else 10.0),
+            )
         )
-    )
+    except (KafkaError, OSError) as error:
+        typer.echo(f"orderflow loadtest: broker {kafka.bootstrap_servers}: {error!r}", err=True)
+        raise typer.Exit(NO_RUN_EXIT_CODE) from None
     if tty:
         print(file=sys.stderr)
     typer.echo(summary.to_json() if json_output else summary.render())
