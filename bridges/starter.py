@@ -140,6 +140,11 @@ async def start_order_workflow(
     )
 
 
-async def start_with_contract_helper(client: Client, request: StartOrder) -> object:
-    """The bridge's start: :func:`start_order_workflow` with a deadline on the call itself."""
-    return await start_order_workflow(client, request, rpc_timeout=START_RPC_TIMEOUT)
+async def start_with_contract_helper(
+    client: Client, request: StartOrder, *, task_queue: str = TASK_QUEUE
+) -> object:
+    """The bridge's start: :func:`start_order_workflow` on ``task_queue`` (the worker's,
+    ``ORDERFLOW_TEMPORAL__TASK_QUEUE``), with a deadline on the call itself."""
+    return await start_order_workflow(
+        client, request, task_queue=task_queue, rpc_timeout=START_RPC_TIMEOUT
+    )

@@ -30,7 +30,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from codec.keys import parse_key_ring, resolve_active_key_id
 from contracts.limits import MAX_MESSAGE_BYTES
-from contracts.topics import BRIDGE_CONSUMER_GROUP, RETENTION_MS
+from contracts.topics import BRIDGE_CONSUMER_GROUP, ORDER_CREATE_V1, RETENTION_MS
 from contracts.workflow_io import TASK_QUEUE
 from db.urls import asyncpg_url
 
@@ -208,9 +208,14 @@ class WorkerSettings(BaseModel):
     # Worker Deployment Versioning: the image tag as build ID turns it on (None: unversioned).
     build_id: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     deployment_name: Annotated[str, Field(min_length=1)] = "orderflow"
+    # The workflow sandbox (workflows/runner.py): "listed" is the design; the others exist so
+    # benchmarks/pipeline.py can measure them on real worker processes.
+    sandbox: Literal["listed", "default", "passthrough", "off"] = "listed"
 
 
 class BridgeSettings(BaseModel):
+    # The topic it consumes (order.create.v1; another one for a benchmark's separate run).
+    topic: Annotated[str, Field(min_length=1)] = ORDER_CREATE_V1
     group_id: str = BRIDGE_CONSUMER_GROUP
     max_in_flight: Annotated[int, Field(ge=1, le=10_000)] = 64
     backoff_initial_s: Annotated[float, Field(gt=0)] = 0.5

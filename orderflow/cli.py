@@ -18,6 +18,7 @@ from orderflow.commands import (
     db,
     dev,
     dlq,
+    loadtest,
     produce,
     schemas,
     setup,
@@ -65,6 +66,7 @@ app.command("setup")(setup.setup)
 app.command("codec-server")(codec_server.codec_server)
 # Operations.
 app.command("produce")(produce.produce)
+app.command("loadtest")(loadtest.loadtest)
 app.add_typer(topics.app, name="topics")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(db.app, name="db")

@@ -22,7 +22,7 @@ from bridges.backoff import StopRequestedError, retry_until_done
 from bridges.consumer import BridgeConfig
 from bridges.metrics import BridgeMetrics
 from bridges.runner import run_bridge
-from bridges.starter import is_transient, start_with_contract_helper
+from bridges.starter import StartFunction, is_transient, start_with_contract_helper
 from bridges.status import BridgeStatus
 from config.kafka import consumer_options, producer_options
 from config.settings import ConfigError, Settings, env_name
@@ -62,7 +62,14 @@ async def require_search_attributes(client: Client, stop: asyncio.Event, *, max_
         )
 
 
-async def run_bridge_process(settings: Settings, *, tracer_provider: TracerProvider | None) -> None:
+async def run_bridge_process(
+    settings: Settings,
+    *,
+    tracer_provider: TracerProvider | None,
+    start: StartFunction | None = None,
+) -> None:
+    """Consume ``ORDERFLOW_BRIDGE__TOPIC`` and start each order's workflow on the worker's task
+    queue (``start``: another start function, for benchmarks) until SIGTERM."""
     stop = stop_on_signals()
     bridge = settings.bridge
     probe_socket = listen(bridge.http_host, bridge.http_port)  # a taken port fails first
@@ -91,8 +98,12 @@ async def run_bridge_process(settings: Settings, *, tracer_provider: TracerProvi
             consumer_options=consumer_options(settings.kafka, group_id=bridge.group_id),
             producer_options=producer_options(settings.kafka),
             client=client,
-            start=start_with_contract_helper,
+            start=start
+            or functools.partial(
+                start_with_contract_helper, task_queue=settings.temporal.task_queue
+            ),
             config=BridgeConfig(
+                topic=bridge.topic,
                 max_in_flight=bridge.max_in_flight,
                 max_message_bytes=settings.kafka.max_message_bytes,
                 backoff_initial_s=bridge.backoff_initial_s,

@@ -78,17 +78,19 @@ def build_order_worker(
     max_concurrent_workflow_tasks: int = 100,
     graceful_shutdown: timedelta = timedelta(seconds=30),
     deployment: WorkerDeploymentConfig | None = None,
+    sandbox: str = "listed",
 ) -> Worker:
-    """A worker for ``OrderWorkflow`` (sandboxed runner) with the given activities, whose
-    database errors leave them without order data (:mod:`workers.activity_errors`);
-    ``deployment``: Worker Deployment Versioning (see :func:`deployment_config`)."""
+    """A worker for ``OrderWorkflow`` with the given activities, whose database errors leave
+    them without order data (:mod:`workers.activity_errors`); ``deployment``: Worker Deployment
+    Versioning (see :func:`deployment_config`); ``sandbox``: see
+    :func:`workflows.runner.order_workflow_runner`."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[OrderWorkflow],
         activities=activities,
         interceptors=[DatabaseErrorRedaction()],
-        workflow_runner=order_workflow_runner(),
+        workflow_runner=order_workflow_runner(sandbox),
         max_concurrent_activities=max_concurrent_activities,
         # The workflow's steps run as local activities by default: same limit.
         max_concurrent_local_activities=max_concurrent_activities,
@@ -156,12 +158,14 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
             max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
             graceful_shutdown=timedelta(seconds=settings.worker.graceful_shutdown_s),
             deployment=deployment_config(settings.worker),
+            sandbox=settings.worker.sandbox,
         )
         log.info(
             "worker starting",
             task_queue=settings.temporal.task_queue,
             temporal=settings.temporal.address,
             namespace=settings.temporal.namespace,
+            sandbox=settings.worker.sandbox,
         )
         probes = ProbeServer(
             component="worker",
