@@ -16,6 +16,7 @@ import functools
 
 import structlog
 from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY
 from temporalio.client import Client
 
 from bridges.backoff import StopRequestedError, retry_until_done
@@ -27,9 +28,10 @@ from bridges.status import BridgeStatus
 from config.kafka import consumer_options, producer_options
 from config.settings import ConfigError, Settings, env_name
 from config.telemetry import temporal_interceptors
-from config.temporal import temporal_client
+from config.temporal import forward_core_logs, temporal_client
 from config.workflow import workflow_options
 from probes.checks import check_temporal
+from probes.metrics import register_build_info
 from probes.server import ProbeServer
 from provisioning.search_attributes import describe, missing_search_attributes
 from workers.signals import stop_on_signals
@@ -63,6 +65,8 @@ async def require_search_attributes(client: Client, stop: asyncio.Event, *, max_
 
 async def run_bridge_process(settings: Settings, *, tracer_provider: TracerProvider | None) -> None:
     stop = stop_on_signals()
+    forward_core_logs(settings.telemetry.log_level)
+    register_build_info(REGISTRY, component="bridge", build_id=settings.worker.build_id)
     # Lazy: the bridge starts even while Temporal is down, and backs off until it is up.
     client = await temporal_client(
         settings.temporal, lazy=True, interceptors=temporal_interceptors(tracer_provider)
@@ -92,6 +96,7 @@ async def run_bridge_process(settings: Settings, *, tracer_provider: TracerProvi
                 max_message_bytes=settings.kafka.max_message_bytes,
                 backoff_initial_s=bridge.backoff_initial_s,
                 backoff_max_s=bridge.backoff_max_s,
+                lag_interval_s=bridge.lag_interval_s,
                 workflow_options=workflow_options(settings.workflow),
             ),
             metrics=BridgeMetrics.create(),

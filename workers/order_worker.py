@@ -17,11 +17,13 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import TracerProvider
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from activities.metrics import ActivityAttemptMetrics
 from activities.persistence import PersistenceActivities
 from activities.publishing import PublishingActivities, RecordSender
 from activities.validation import ValidationActivities
@@ -33,6 +35,7 @@ from config.temporal import metrics_runtime, temporal_client
 from contracts.workflow_io import TASK_QUEUE
 from db.engine import create_session_factory
 from probes.checks import check_database, check_polling
+from probes.metrics import register_build_info
 from probes.server import ProbeServer, relay_metrics
 from workers.signals import free_loopback_port, stop_on_signals
 from workflows.order import OrderWorkflow
@@ -74,16 +77,20 @@ def build_order_worker(
     task_queue: str = TASK_QUEUE,
     max_concurrent_activities: int = 100,
     max_concurrent_workflow_tasks: int = 100,
+    max_cached_workflows: int = 1000,
     graceful_shutdown: timedelta = timedelta(seconds=30),
     deployment: WorkerDeploymentConfig | None = None,
 ) -> Worker:
     """A worker for ``OrderWorkflow`` (sandboxed runner) with the given activities;
-    ``deployment``: Worker Deployment Versioning (see :func:`deployment_config`)."""
+    ``deployment``: Worker Deployment Versioning (see :func:`deployment_config`). Every
+    activity attempt is counted (:mod:`activities.metrics`)."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[OrderWorkflow],
         activities=activities,
+        interceptors=[ActivityAttemptMetrics()],
+        max_cached_workflows=max_cached_workflows,
         workflow_runner=order_workflow_runner(),
         max_concurrent_activities=max_concurrent_activities,
         # The workflow's steps run as local activities by default: same limit.
@@ -125,7 +132,10 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
     activities, their SQL statements and publishes are traced.
     """
     stop = stop_on_signals()
-    engine = engine_from(settings.database, application_name="orderflow-worker")
+    register_build_info(REGISTRY, component="worker", build_id=settings.worker.build_id)
+    engine = engine_from(
+        settings.database, application_name="orderflow-worker", metrics_registry=REGISTRY
+    )
     if tracer_provider is not None:
         trace_database(engine, tracer_provider)
     producer = AIOKafkaProducer(**producer_options(settings.kafka))
@@ -136,7 +146,7 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
         client = await temporal_client(
             settings.temporal,
             interceptors=temporal_interceptors(tracer_provider),
-            runtime=metrics_runtime(sdk_metrics),
+            runtime=metrics_runtime(sdk_metrics, log_level=settings.telemetry.log_level),
         )
         await producer.start()
         worker = build_order_worker(
@@ -147,6 +157,7 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
             task_queue=settings.temporal.task_queue,
             max_concurrent_activities=settings.worker.max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
+            max_cached_workflows=settings.worker.max_cached_workflows,
             graceful_shutdown=timedelta(seconds=settings.worker.graceful_shutdown_s),
             deployment=deployment_config(settings.worker),
         )
