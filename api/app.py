@@ -32,7 +32,7 @@ from api.routers import health, metrics, orders
 from api.statement_metrics import StatementMetrics
 from db.engine import create_session_factory
 from probes.checks import check_database, check_temporal
-from probes.metrics import ReadinessMetrics, register_build_info
+from probes.metrics import ReadinessMetrics, register_process_metrics
 from probes.readiness import Readiness
 
 log = structlog.get_logger("orderflow.api")
@@ -113,7 +113,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
     http_metrics = HttpMetrics.create(registry)
     app.state.metrics = http_metrics
     app.state.readiness_metrics = ReadinessMetrics(registry)
-    register_build_info(registry, component=COMPONENT, build_id=deps.build_id)
+    register_process_metrics(registry, component=COMPONENT, build_id=deps.build_id)
     app.state.statement_metrics = None
     if deps.statement_stats_interval_s is not None:
         app.state.statement_metrics = StatementMetrics()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 
 from probes.checks import CheckResult
 
@@ -23,6 +23,19 @@ def package_version() -> str:
         return version("orderflow")
     except PackageNotFoundError:
         return "0+unknown"
+
+
+def register_process_metrics(
+    registry: CollectorRegistry, *, component: str, build_id: str | None
+) -> Gauge:
+    """What every process does first: plain exposition, then its build info.
+
+    prometheus_client would expose an extra ``*_created`` gauge per counter and histogram in
+    the Prometheus text format; nothing reads them and they double the series count, so they
+    are switched off (a process-wide setting of the library).
+    """
+    disable_created_metrics()  # type: ignore[no-untyped-call]
+    return register_build_info(registry, component=component, build_id=build_id)
 
 
 def register_build_info(

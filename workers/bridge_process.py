@@ -31,7 +31,7 @@ from config.telemetry import temporal_interceptors
 from config.temporal import forward_core_logs, temporal_client
 from config.workflow import workflow_options
 from probes.checks import check_temporal
-from probes.metrics import register_build_info
+from probes.metrics import register_process_metrics
 from probes.server import ProbeServer
 from provisioning.search_attributes import describe, missing_search_attributes
 from workers.signals import stop_on_signals
@@ -66,7 +66,7 @@ async def require_search_attributes(client: Client, stop: asyncio.Event, *, max_
 async def run_bridge_process(settings: Settings, *, tracer_provider: TracerProvider | None) -> None:
     stop = stop_on_signals()
     forward_core_logs(settings.telemetry.log_level)
-    register_build_info(REGISTRY, component="bridge", build_id=settings.worker.build_id)
+    register_process_metrics(REGISTRY, component="bridge", build_id=settings.worker.build_id)
     # Lazy: the bridge starts even while Temporal is down, and backs off until it is up.
     client = await temporal_client(
         settings.temporal, lazy=True, interceptors=temporal_interceptors(tracer_provider)

@@ -35,7 +35,7 @@ from config.temporal import metrics_runtime, temporal_client
 from contracts.workflow_io import TASK_QUEUE
 from db.engine import create_session_factory
 from probes.checks import check_database, check_polling
-from probes.metrics import register_build_info
+from probes.metrics import register_process_metrics
 from probes.server import ProbeServer, relay_metrics
 from workers.signals import free_loopback_port, stop_on_signals
 from workflows.order import OrderWorkflow
@@ -132,7 +132,7 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
     activities, their SQL statements and publishes are traced.
     """
     stop = stop_on_signals()
-    register_build_info(REGISTRY, component="worker", build_id=settings.worker.build_id)
+    register_process_metrics(REGISTRY, component="worker", build_id=settings.worker.build_id)
     engine = engine_from(
         settings.database, application_name="orderflow-worker", metrics_registry=REGISTRY
     )
