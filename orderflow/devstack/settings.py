@@ -26,3 +26,8 @@ class DevStackSettings(BaseSettings):
     # Probes and metrics of the worker and the bridge (another free port when one is taken).
     worker_http_port: Port = 8081
     bridge_http_port: Port = 8082
+    # `orderflow dev --monitoring` (or true here): also a local Prometheus on this port (another
+    # free one when it is taken), scraping every component at this interval.
+    monitoring: bool = False
+    prometheus_port: Port = 9090
+    prometheus_scrape_interval: str = "15s"
