@@ -9,7 +9,8 @@ loaded) runs for the module, its Temporal reached through a proxy the test can c
    dashboard query evaluates and every Order flow panel returns data.
 2. Temporal becomes unreachable while orders keep arriving: the bridge pauses, and the lag and
    oldest-age series grow (the lag alert's expression for this shape is unit-tested with
-   ``promtool test rules``); once Temporal is back, the lag returns to 0.
+   ``promtool test rules``); Temporal Core's complaints reach the worker's log as structured
+   lines; once Temporal is back, the lag returns to 0.
 3. Every metric a dashboard panel or an alert rule references is present, except the
    Temporal SDK counters of events this run does not provoke (:data:`EVENT_ONLY`).
 
@@ -110,6 +111,7 @@ class ThreadedProxy:
 @dataclass
 class Stack:
     env: dict[str, str]
+    logs: Path
     temporal: ThreadedProxy
     prometheus: str
     api: str
@@ -190,6 +192,7 @@ def stack() -> Iterator[Stack]:
         bootstrap = dev_env.split("ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS=")[1].split()[0]
         yield Stack(
             env=env,
+            logs=scratch / "state" / "logs",
             temporal=proxy,
             prometheus=f"http://127.0.0.1:{ports['ORDERFLOW_DEV__PROMETHEUS_PORT']}",
             api=f"http://127.0.0.1:{ports['ORDERFLOW_API__PORT']}",
@@ -216,6 +219,20 @@ def send(bootstrap: str, values: list[bytes]) -> None:
             await producer.stop()
 
     asyncio.run(produce())
+
+
+def json_lines(log: Path) -> list[dict[str, Any]]:
+    """Every line a process wrote (the stack's own ``--- name: argv`` headers aside); a line
+    that is not JSON fails: with LOG_FORMAT=json nothing may bypass the structured logger."""
+    lines = []
+    for text in log.read_text(errors="replace").splitlines():
+        if text.strip() and not text.startswith("--- "):
+            lines.append(json.loads(text))
+    return lines
+
+
+def core_lines(log: Path) -> list[dict[str, Any]]:
+    return [line for line in json_lines(log) if line.get("logger") == "temporalio.core"]
 
 
 LAG = f'sum(max by (topic, partition) (orderflow_bridge_consumer_lag{{topic="{ORDER_CREATE_V1}"}}))'
@@ -329,6 +346,15 @@ def test_a_paused_bridge_makes_lag_and_oldest_age_grow(stack: Stack) -> None:
         with httpx.Client(timeout=30) as client:
             worker = f"http://127.0.0.1:{stack.env['ORDERFLOW_DEV__WORKER_HTTP_PORT']}"
             assert client.get(f"{worker}/health/ready").status_code == 503
+        # The worker's pollers fail: Temporal Core says so through the structured logger.
+        wait_until(
+            lambda: any(
+                line["level"] == "warning" and line["target"].startswith("temporalio_")
+                for line in core_lines(stack.logs / "worker.log")
+            ),
+            timeout_s=90,
+            what="Temporal Core's warnings in the worker's log",
+        )
     finally:
         stack.temporal.restore()
 
