@@ -29,9 +29,6 @@ import os
 import shutil
 import tempfile
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -53,9 +50,9 @@ from tests.infra.test_monitoring import (
     alerts,
     catalogue,
     catalogued,
-    metric_names,
+    prometheus_answer,
     queries,
-    rules,
+    referenced_metrics,
     substitute_grafana_variables,
 )
 from tests.integration.test_devstack import DevStackRun
@@ -119,13 +116,7 @@ class Stack:
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         """The instant vector of ``expr`` now; an error answer fails the test."""
-        body = urllib.parse.urlencode({"query": expr}).encode()
-        request = urllib.request.Request(f"{self.prometheus}/api/v1/query", data=body)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                answer = json.load(response)
-        except urllib.error.HTTPError as exc:
-            answer = json.load(exc)
+        answer = prometheus_answer(self.prometheus, expr)
         assert answer["status"] == "success", (expr, answer.get("error"))
         result: list[dict[str, Any]] = answer["data"]["result"]
         return result
@@ -368,13 +359,8 @@ def test_a_paused_bridge_makes_lag_and_oldest_age_grow(stack: Stack) -> None:
 
 
 def test_every_metric_a_dashboard_or_rule_reads_is_present(stack: Stack) -> None:
-    referenced: dict[str, str] = {}
-    for rule in rules():
-        for name in metric_names(rule["expr"]):
-            referenced.setdefault(name, f"rule {rule.get('alert') or rule.get('record')}")
-    for dashboard, title, expr in queries("prometheus"):
-        for name in metric_names(expr):
-            referenced.setdefault(name, f"{dashboard}: {title}")
+    referenced = referenced_metrics()
+    assert referenced
     assert all(catalogued(name, catalogue()) for name in referenced)
     missing = {
         name: where

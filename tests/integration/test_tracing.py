@@ -39,11 +39,10 @@ from config.telemetry import (
 )
 from contracts.ids import workflow_id
 from contracts.topics import ORDER_STATUS_V1, ORDER_VALIDATION_V1
-from contracts.workflow_io import OrderStatusView
 from db.engine import create_engine, create_session_factory
 from tests.fixtures.worker import order_input, order_message
 from tests.helpers.ids import unique, unique_order_id
-from tests.helpers.starts import start_order
+from tests.helpers.starts import start_order, until_open
 from tests.helpers.waiting import eventually
 from tests.integration.bridge_support import private_topic, produce, read_all, running_bridge
 from workers.order_worker import build_order_worker, order_activities
@@ -253,12 +252,7 @@ async def test_a_status_change_through_the_api_is_traced_down_to_the_sql(
     activity and its SQL, and the published status event."""
     order_id = unique_order_id("TRACEAPI")
     handle = await start_order(traced_client, order_input(order_id), task_queue=traced_worker)
-
-    async def is_open() -> None:
-        view = await handle.query("status", result_type=OrderStatusView)
-        assert view.status_code == 1000
-
-    await eventually(is_open, timeout_s=30)
+    await until_open(handle)
     exporter.clear()
 
     async def connect() -> Client:
