@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# PyYAML is in the runtime set already (uvicorn[standard] depends on it).
 import yaml
 
 from orderflow.devstack.net import http_ok
