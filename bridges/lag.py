@@ -68,9 +68,13 @@ class LagMonitor:
         self._exported: set[TopicPartition] = set()
 
     async def run(self) -> None:
-        """Refresh every ``interval_s`` until cancelled."""
+        """Refresh every ``interval_s`` until cancelled. A failure is logged and the next
+        refresh tried: metrics must neither stop the bridge nor silently stop themselves."""
         while True:
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception as error:
+                log.warning("bridge.lag_refresh_failed", error=repr(error), exc_info=error)
             await asyncio.sleep(self._interval_s)
 
     def forget(self, partitions: Collection[TopicPartition]) -> None:

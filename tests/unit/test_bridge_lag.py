@@ -3,6 +3,7 @@ whose answers the test sets, and a clock the test moves."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from aiokafka import TopicPartition
@@ -12,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from bridges.lag import LagMonitor
 from bridges.metrics import BridgeMetrics
 from bridges.offsets import PartitionOffsets
+from tests.helpers.waiting import eventually
 
 TOPIC = "order.create.v1"
 P0 = TopicPartition(TOPIC, 0)
@@ -175,3 +177,29 @@ async def test_revoked_partitions_lose_their_series() -> None:
     assert lag_of(metrics, 1) is None
     assert age_of(metrics, 1) is None
     assert lag_of(metrics, 0) == 5
+
+
+async def test_an_unexpected_failure_does_not_stop_the_refreshes() -> None:
+    calls = 0
+
+    class Flaky(FakeConsumer):
+        async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("a bug somewhere below")
+            return await super().end_offsets(partitions)
+
+    consumer = Flaky(listed_ends={P0: 7, P1: 0}, group_committed={P0: 0, P1: 0})
+    offsets = PartitionOffsets()
+    metrics = BridgeMetrics.create(CollectorRegistry())
+    task = asyncio.create_task(LagMonitor(consumer, offsets, metrics, interval_s=0.01).run())
+
+    async def exported() -> bool:
+        return lag_of(metrics, 0) == 7
+
+    try:
+        await eventually(exported, timeout_s=5, what="a refresh after the failed one")
+    finally:
+        task.cancel()
+    assert calls >= 2
