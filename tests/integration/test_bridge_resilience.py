@@ -31,7 +31,7 @@ from orderflow.devstack.net import free_port
 from orderflow.devstack.temporal import NAMESPACE, TemporalHandle, start_temporal
 from provisioning.topics import create_topics
 from tests.fixtures.kafka import TEST_PARTITIONS, kafka_test_options
-from tests.fixtures.worker import order_message
+from tests.fixtures.worker import order_message, register_search_attributes
 from tests.helpers.ids import unique
 from tests.helpers.processes import OrderflowProcess
 from tests.helpers.waiting import eventually
@@ -185,6 +185,9 @@ async def test_temporal_down_for_20s_nothing_committed_then_everything_started(
     client = await Client.connect(
         own_temporal.address, namespace=NAMESPACE, data_converter=pydantic_data_converter
     )
+    # A bare dev server (what `orderflow setup` would register is missing); kept across the
+    # restart below by its database file.
+    await register_search_attributes(client)
     topic = await private_topic(kafka_bootstrap)
     prefix = unique("DOWN")
     ids, records = orders(prefix, 120)
