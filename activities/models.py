@@ -32,6 +32,9 @@ class PersistOrderResult(_Frozen):
     created: bool
     # The order's status in the database; 1000 unless a re-driven order had moved on.
     status_code: int
+    # When this attempt's transaction committed (the end of the Kafka-to-Open latency); absent
+    # in histories recorded before it existed.
+    persisted_at: datetime | None = None
 
 
 class StatusChangeInput(_Frozen):

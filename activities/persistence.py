@@ -10,6 +10,8 @@ exhausted) propagates and is retried by Temporal under the workflow's retry budg
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -74,7 +76,9 @@ class PersistenceActivities:
             log.warning("order conflicts with a stored order", error=str(exc))
             raise _business_error(str(exc), ORDER_CONFLICT) from exc
         log.debug("order persisted", created=result.created, status_code=result.status_code)
-        return PersistOrderResult(created=result.created, status_code=result.status_code)
+        return PersistOrderResult(
+            created=result.created, status_code=result.status_code, persisted_at=datetime.now(UTC)
+        )
 
     @activity.defn(name=names.PERSIST_STATUS_CHANGE)
     async def persist_status_change(self, request: StatusChangeInput) -> StatusChangeRecord:

@@ -10,9 +10,10 @@ one order's events stay in one partition, in order. Every record carries the
 ``correlation-id`` header.
 
 Tracing: each publish is a ``{topic} publish`` span that ends when the broker acknowledged the
-record (OpenTelemetry API; a no-op unless the worker configured tracing). Records are sent with
-exactly the headers given here: a DLQ copy keeps the original ones
-(``docs/decisions/0008-publish-spans-by-hand.md``).
+record (OpenTelemetry API; a no-op unless the worker configured tracing). Events
+(``order.validation.v1``, ``order.status.v1``) carry that span's W3C ``traceparent`` header, so
+a consumer continues the order's trace; a DLQ copy is sent with exactly the headers given here,
+the original ones (``docs/decisions/0008-publish-spans-by-hand.md``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from temporalio import activity
 
 from activities import names
@@ -32,6 +34,7 @@ from contracts.topics import ORDER_CREATE_V1, ORDER_STATUS_V1, ORDER_VALIDATION_
 from contracts.workflow_io import DeadLetter
 
 H_EVENT_ID = "event-id"
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
 
 
 class RecordSender(Protocol):
@@ -59,8 +62,16 @@ class PublishingActivities:
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
 
     async def _send(
-        self, topic: str, *, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]]
+        self,
+        topic: str,
+        *,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+        propagate: bool = False,
     ) -> PublishReceipt:
+        """Send and wait for the acknowledgement, in a publish span; ``propagate`` adds that
+        span's ``traceparent`` (and ``tracestate``) headers to the record."""
         with self._tracer.start_as_current_span(
             f"{topic} publish",
             kind=trace.SpanKind.PRODUCER,
@@ -70,6 +81,10 @@ class PublishingActivities:
                 "messaging.destination.name": topic,
             },
         ) as span:
+            if propagate:
+                carrier: dict[str, str] = {}
+                _TRACE_CONTEXT.inject(carrier)  # the active span: this publish span
+                headers = headers + [(name, text.encode()) for name, text in carrier.items()]
             metadata = await self._producer.send_and_wait(
                 topic, value=value, key=key, headers=headers
             )
@@ -89,6 +104,7 @@ class PublishingActivities:
                 (H_CORRELATION_ID, event.CorrelationID.encode("utf-8")),
                 (H_EVENT_ID, event.EventID.encode("utf-8")),
             ],
+            propagate=True,
         )
 
     @activity.defn(name=names.PUBLISH_VALIDATION_RESULT)

@@ -20,7 +20,10 @@ class ApiDeps:
     * ``connect_temporal``: returns the process's client (lazy, so the API starts while
       Temporal is down and readiness says so).
     * ``token``: bearer token required for order data; None turns auth off (local stack).
-    * ``metrics_registry``: where the HTTP metrics live (None: a registry of this app alone).
+    * ``metrics_registry``: where the app's metrics live (None: a registry of this app alone):
+      HTTP requests, readiness, build info and, when ``statement_stats_interval_s`` is set,
+      the top statements of ``pg_stat_statements`` read at that interval.
+    * ``build_id``: the image tag the process runs (``orderflow_build_info``).
     * ``on_engine``: called with the new engine (e.g. to trace its SQL).
     """
 
@@ -30,6 +33,9 @@ class ApiDeps:
     ready_timeout_s: float = 2.0
     update_timeout_s: float = 30.0
     metrics_registry: CollectorRegistry | None = None
+    build_id: str | None = None
+    statement_stats_interval_s: float | None = None
+    readiness_refresh_s: float = 10.0
     on_engine: Callable[[AsyncEngine], None] | None = None
 
 

@@ -21,14 +21,20 @@ Guarantees (at least once, no loss):
 * An unexpected error (a bug) stops the bridge after committing what is done: the record that
   failed stays uncommitted, so nothing is lost and the failure is loud.
 
-Tracing: each record is one span ``{topic} process`` (Kafka coordinates, order ID, outcome);
-the workflow start is its child, so with Temporal's tracing interceptor the workflow and its
-activities join the record's trace.
+Tracing: each record is one span ``{topic} process`` (Kafka coordinates, order ID, outcome).
+When the record carries a W3C ``traceparent`` header, the span continues the producer's trace
+(the header's span is its parent). The workflow start is its child, so with Temporal's tracing
+interceptor the workflow and its activities join the record's trace.
+
+Metrics (:mod:`bridges.metrics`): records by outcome, dead letters by DLQ topic and stage, the
+record-to-start latency of every started workflow, and — refreshed by :mod:`bridges.lag`, also
+while paused — the consumer lag and the age of the oldest unprocessed record per partition.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -42,13 +48,22 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import OffsetAndMetadata
 from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from temporalio.client import Client
 
 from bridges.backoff import Circuit, StopRequestedError, guarded, retry_until_done
 from bridges.handler import DeadLetterRecord, RecordCoordinates, StartOrder, dead_letter, decide
+from bridges.lag import LagMonitor
 from bridges.metrics import BridgeMetrics
 from bridges.offsets import PartitionOffsets
-from bridges.starter import StartFunction, StartRejectedError, is_transient, start_order
+from bridges.starter import (
+    StartFunction,
+    StartOutcome,
+    StartRejectedError,
+    is_transient,
+    start_order,
+)
 from bridges.status import BridgeStatus
 from contracts.dlq import DlqStage
 from contracts.limits import MAX_MESSAGE_BYTES
@@ -70,6 +85,8 @@ class BridgeConfig:
     commit_interval_s: float = 0.2
     shutdown_grace_s: float = 10.0
     revoke_grace_s: float = 5.0
+    # How often consumer lag and the oldest record's age are refreshed (a ListOffsets request).
+    lag_interval_s: float = 5.0
     workflow_options: OrderWorkflowOptions = field(default_factory=OrderWorkflowOptions)
 
 
@@ -81,6 +98,16 @@ def _broker_transient(error: BaseException) -> bool:
     # MessageSizeTooLargeError included: a DLQ copy is never emptied to fit (see
     # _write_dead_letter), so a refusal is waited out like an unavailable broker.
     return isinstance(error, KafkaError)
+
+
+_TRACE_CONTEXT = TraceContextTextMapPropagator()
+
+
+def producer_context(headers: Iterable[tuple[str, bytes]]) -> Context:
+    """The trace context a producer put in the record's W3C ``traceparent``/``tracestate``
+    headers (an empty context when there is none, or it is malformed)."""
+    carrier = {name.lower(): value.decode("latin-1") for name, value in headers if value}
+    return _TRACE_CONTEXT.extract(carrier)
 
 
 class OrderBridge:
@@ -109,6 +136,8 @@ class OrderBridge:
         # None: the global provider (a no-op unless the entry point configured tracing).
         self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
         self._offsets = PartitionOffsets()
+        self._lag = LagMonitor(consumer, self._offsets, metrics, interval_s=config.lag_interval_s)
+        metrics.declare_topic(config.topic)
         self._tasks: set[asyncio.Task[None]] = set()
         # Temporal (starts) and the broker (DLQ writes): while either fails, fetching pauses.
         self._temporal = Circuit()
@@ -126,10 +155,14 @@ class OrderBridge:
         """
         self._stop = stop
         self._consumer.subscribe([self._config.topic], listener=_CommitOnRevoke(self))
+        lag = asyncio.create_task(self._lag.run(), name="bridge-lag")
         try:
             while not stop.is_set() and self._fatal is None:
                 await self._poll_once()
         finally:
+            lag.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag
             await self._shutdown()
         if self._fatal is not None:
             raise self._fatal
@@ -153,7 +186,7 @@ class OrderBridge:
         )
         for partition, records in batch.items():
             for record in records:
-                self._offsets.take(partition, record.offset)
+                self._offsets.take(partition, record.offset, record.timestamp)
                 task = asyncio.create_task(self._handle(partition, record))
                 self._tasks.add(task)
                 task.add_done_callback(self._task_done)
@@ -192,9 +225,11 @@ class OrderBridge:
     async def _handle(
         self, partition: TopicPartition, record: ConsumerRecord[bytes, bytes]
     ) -> None:
-        """One record in its own span (messaging semantic conventions); see :meth:`_process`."""
+        """One record in its own span (messaging semantic conventions), continuing the
+        producer's trace when the record carries one; see :meth:`_process`."""
         with self._tracer.start_as_current_span(
             f"{record.topic} process",
+            context=producer_context(record.headers or ()),
             kind=trace.SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "kafka",
@@ -258,6 +293,10 @@ class OrderBridge:
             else:
                 span.set_attribute("orderflow.outcome", outcome.value)
                 self._metrics.records.labels(outcome=outcome.value).inc()
+                if outcome is StartOutcome.STARTED and record.timestamp is not None:
+                    self._metrics.start_latency.observe(
+                        max(time.time() - record.timestamp / 1000, 0)
+                    )
                 bound.info(
                     f"bridge.workflow_{outcome.value}",
                     order_id=decision.input.order_id,
@@ -274,6 +313,7 @@ class OrderBridge:
         span.set_attribute("orderflow.outcome", "dead_lettered")
         span.set_attribute("orderflow.dlq.stage", decision.stage.value)
         self._metrics.records.labels(outcome="dead_lettered").inc()
+        self._metrics.dead_letters.labels(topic=decision.topic, stage=decision.stage.value).inc()
         bound.warning(
             "bridge.dead_lettered",
             stage=decision.stage.value,
@@ -364,6 +404,7 @@ class OrderBridge:
         self.status.revoked()
         await self._commit(revoked)
         self._offsets.forget(revoked)
+        self._lag.forget(revoked)
         log.info("bridge.partitions_revoked", partitions=sorted(str(tp) for tp in revoked))
 
     def on_assigned(self, assigned: set[TopicPartition]) -> None:

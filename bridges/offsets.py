@@ -9,7 +9,7 @@ together with it; after a crash it is delivered again, which the workflow ID mak
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -25,6 +25,9 @@ class _PartitionState:
     pending: OrderedDict[int, None] = field(default_factory=OrderedDict)
     next_offset: int | None = None  # one past the highest offset taken
     committed: int | None = None  # the last position committed (or known committed)
+    # (offset, Kafka timestamp in ms) of records taken and not yet committed, in offset order:
+    # how old the oldest unprocessed record is (orderflow_bridge_oldest_unprocessed_age_seconds).
+    uncommitted: deque[tuple[int, int]] = field(default_factory=deque)
 
     def position(self) -> int | None:
         if self.pending:
@@ -41,10 +44,15 @@ class OffsetTracker(Generic[P]):
     def __init__(self) -> None:
         self._partitions: dict[P, _PartitionState] = {}
 
-    def take(self, partition: P, offset: int) -> None:
-        """A record was handed to a handler; its offset must not be committed past yet."""
+    def take(self, partition: P, offset: int, timestamp_ms: int | None = None) -> None:
+        """A record was handed to a handler; its offset must not be committed past yet.
+
+        ``timestamp_ms``: the record's Kafka timestamp, kept until its offset is committed.
+        """
         state = self._partitions.setdefault(partition, _PartitionState())
         state.pending[offset] = None
+        if timestamp_ms is not None:
+            state.uncommitted.append((offset, timestamp_ms))
         if state.next_offset is None or offset + 1 > state.next_offset:
             state.next_offset = offset + 1
 
@@ -80,6 +88,20 @@ class OffsetTracker(Generic[P]):
             state = self._partitions.get(partition)
             if state is not None and (state.committed is None or position > state.committed):
                 state.committed = position
+                while state.uncommitted and state.uncommitted[0][0] < position:
+                    state.uncommitted.popleft()
+
+    def committed(self, partition: P) -> int | None:
+        """The position last committed for ``partition`` by this tracker (None: not yet)."""
+        state = self._partitions.get(partition)
+        return None if state is None else state.committed
+
+    def oldest_uncommitted_timestamp_ms(self, partition: P) -> int | None:
+        """Kafka timestamp of the lowest taken offset not yet committed (None: there is none)."""
+        state = self._partitions.get(partition)
+        if state is None or not state.uncommitted:
+            return None
+        return state.uncommitted[0][1]
 
     def forget(self, partitions: Iterable[P]) -> None:
         """Drop revoked partitions; late finishes for them are ignored."""

@@ -201,6 +201,9 @@ class WorkflowSettings(BaseModel):
 class WorkerSettings(BaseModel):
     max_concurrent_activities: Annotated[int, Field(ge=1, le=10_000)] = 100
     max_concurrent_workflow_tasks: Annotated[int, Field(ge=1, le=10_000)] = 100
+    # Workflows kept in memory between tasks (the SDK's default); past it the least recently
+    # used are evicted and replay their history on their next task (sticky cache metrics).
+    max_cached_workflows: Annotated[int, Field(ge=0, le=100_000)] = 1000
     graceful_shutdown_s: Annotated[float, Field(ge=0)] = 30.0
     # /health/live, /health/ready and /metrics.
     http_host: str = ALL_INTERFACES
@@ -220,6 +223,8 @@ class BridgeSettings(BaseModel):
     max_in_flight: Annotated[int, Field(ge=1, le=10_000)] = 64
     backoff_initial_s: Annotated[float, Field(gt=0)] = 0.5
     backoff_max_s: Annotated[float, Field(gt=0)] = 30.0
+    # How often consumer lag and the oldest unprocessed record's age are refreshed.
+    lag_interval_s: Annotated[float, Field(gt=0, le=300)] = 5.0
     # /health/live, /health/ready and /metrics.
     http_host: str = ALL_INTERFACES
     http_port: Port = 8082
@@ -231,6 +236,8 @@ class ApiSettings(BaseModel):
     # Bearer token for order data (and the codec server); without it auth is off, which
     # ``orderflow api`` allows only on a loopback address.
     token: SecretStr | None = None
+    # How often the API reads the top statements from pg_stat_statements for /metrics.
+    statement_stats_interval_s: Annotated[float, Field(gt=0)] = 30.0
 
 
 class CodecSettings(BaseModel):
@@ -287,6 +294,8 @@ class TelemetrySettings(BaseModel):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
     service_name: Annotated[str, Field(min_length=1)] = "orderflow"
+    # On every log line (and the Loki label of the same name): which deployment wrote it.
+    environment: Literal["local", "dev", "staging", "prod"] = "local"
     # OTLP/HTTP collector, e.g. http://127.0.0.1:4318; None = tracing off.
     otlp_endpoint: str | None = None
 

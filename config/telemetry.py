@@ -4,7 +4,13 @@ Standard-library loggers (temporalio, aiokafka, uvicorn, SQLAlchemy) are routed 
 same processors, so one process writes one format. Context bound with ``log_context`` (or
 ``structlog.contextvars.bind_contextvars``) — ``order_id``, ``workflow_id``,
 ``correlation_id``, ``topic``/``partition``/``offset`` — appears on every line logged inside
-it, from our code and from libraries alike.
+it, from our code and from libraries alike. Every line also carries ``service`` and
+``environment`` (``ORDERFLOW_TELEMETRY__ENVIRONMENT``): with ``level`` the only values log
+shippers may turn into labels (``infra/monitoring/alloy``); the IDs stay fields.
+
+Temporal Core's own lines (the SDK's Rust part: pollers, connections, workflow task failures)
+arrive through ``config.temporal.core_logging`` on the ``temporalio.core`` logger and are
+formatted here too, their target and fields as structured fields.
 
 Tracing (OpenTelemetry) is off unless ``ORDERFLOW_TELEMETRY__OTLP_ENDPOINT`` is set: then
 :func:`configure_tracing` installs a global tracer provider exporting over OTLP/HTTP, the
@@ -29,6 +35,7 @@ from structlog.typing import Processor
 from config.settings import TelemetrySettings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from opentelemetry.sdk.trace import TracerProvider
     from sqlalchemy.ext.asyncio import AsyncEngine
     from temporalio.client import Interceptor
@@ -55,9 +62,27 @@ def drop_color_message(_: Any, __: str, event: structlog.typing.EventDict) -> An
     return event
 
 
-def _shared_processors(service_name: str) -> list[Processor]:
+def temporal_core_fields(_: Any, __: str, event: structlog.typing.EventDict) -> Any:
+    """A forwarded Temporal Core line: its ``target`` and fields (``task_queue``,
+    ``workflow_id``, ``run_id``, ...) as fields, instead of the raw entry object."""
+    entry = event.pop("temporal_log", None)
+    if entry is not None:
+        event.setdefault("target", entry.target)
+        try:
+            fields = entry.fields
+        except Exception:  # the SDK documents that the conversion may fail
+            fields = {}
+        for key, value in fields.items():
+            event.setdefault(
+                key, value if isinstance(value, (str, int, float, bool)) else str(value)
+            )
+    return event
+
+
+def _shared_processors(service: str, environment: str) -> list[Processor]:
     def add_service(_: Any, __: str, event: structlog.typing.EventDict) -> Any:
-        event.setdefault("service", service_name)
+        event.setdefault("service", service)
+        event.setdefault("environment", environment)
         return event
 
     return [
@@ -66,19 +91,23 @@ def _shared_processors(service_name: str) -> list[Processor]:
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
         drop_color_message,
+        temporal_core_fields,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_service,
         add_trace_ids,
     ]
 
 
-def configure_logging(telemetry: TelemetrySettings) -> None:
+def configure_logging(telemetry: TelemetrySettings, *, component: str | None = None) -> None:
     """Configure structlog and the standard ``logging`` root for this process (idempotent).
 
     ``log_format="json"`` writes one JSON object a line (with exceptions as text fields);
-    ``"console"`` writes aligned, coloured lines when stderr is a terminal.
+    ``"console"`` writes aligned, coloured lines when stderr is a terminal. ``service`` is
+    ``{service_name}-{component}`` (``orderflow-worker``, the traces' ``service.name``) when
+    the process names its component, else ``service_name``.
     """
-    shared = _shared_processors(telemetry.service_name)
+    service = f"{telemetry.service_name}-{component}" if component else telemetry.service_name
+    shared = _shared_processors(service, telemetry.environment)
     renderer: Processor
     if telemetry.log_format == "json":
         # Tracebacks as data, without local variables: those may hold secrets or order data.
@@ -144,7 +173,8 @@ def build_tracer_provider(telemetry: TelemetrySettings, *, component: str) -> Tr
     """A provider for process ``component`` (``worker``, ``bridge``), not installed globally.
 
     Resource: ``service.name`` ``{service_name}-{component}`` (``orderflow-worker``),
-    ``service.namespace`` ``{service_name}``, plus what ``OTEL_RESOURCE_ATTRIBUTES`` adds.
+    ``service.namespace`` ``{service_name}``, ``deployment.environment.name``, plus what
+    ``OTEL_RESOURCE_ATTRIBUTES`` adds.
     Spans are exported in batches over OTLP/HTTP when ``telemetry.otlp_endpoint`` is set (the
     exporter also reads the standard ``OTEL_EXPORTER_OTLP_HEADERS`` for credentials).
     """
@@ -156,6 +186,7 @@ def build_tracer_provider(telemetry: TelemetrySettings, *, component: str) -> Tr
         {
             "service.name": f"{telemetry.service_name}-{component}",
             "service.namespace": telemetry.service_name,
+            "deployment.environment.name": telemetry.environment,
         }
     )
     provider = TracerProvider(resource=resource)
@@ -221,6 +252,29 @@ def trace_database(engine: AsyncEngine, provider: trace.TracerProvider) -> None:
 
     SQLAlchemyInstrumentor().instrument(
         engine=engine.sync_engine, tracer_provider=provider, skip_dep_check=True
+    )
+
+
+# Probes and scrapes are frequent and say nothing about an order: no spans for them.
+UNTRACED_URLS = "health/,metrics"
+
+
+def trace_http_app(app: FastAPI, provider: trace.TracerProvider) -> None:
+    """A server span per request of ``app`` (the maintained FastAPI instrumentation), named by
+    route template (``POST /orders/{order_id}/status``), continuing a caller's ``traceparent``.
+
+    Temporal's client interceptor makes the update call its child; Temporal records the
+    workflow's handling of the update (and its activities, their SQL) in the order's own trace,
+    linked to that call (``docs/operations/monitoring.md``, "Traces").
+    """
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        excluded_urls=UNTRACED_URLS,
+        # One span per request; the ASGI message-level child spans add nothing here.
+        exclude_spans=["receive", "send"],
     )
 
 

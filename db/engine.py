@@ -16,6 +16,7 @@ statement.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from db.json_codec import dumps_exact, loads_exact
+from db.pool_metrics import timeout_counting_pool
 
 
 def _unique_statement_name() -> str:
@@ -52,16 +54,21 @@ def create_engine(
     echo: bool = False,
     pool_pre_ping: bool = True,
     application_name: str = "orderflow",
+    on_pool_timeout: Callable[[], None] | None = None,
 ) -> AsyncEngine:
     """An asyncpg engine for ``database_url`` (``postgresql+asyncpg://…``).
 
     ``pool_pre_ping`` checks a pooled connection before use, so a restarted database or
     PgBouncer costs one reconnect instead of one failed activity attempt. JSON(B) values are
-    written and read with decimals intact (see :mod:`db.json_codec`).
+    written and read with decimals intact (see :mod:`db.json_codec`). ``on_pool_timeout`` is
+    called for every checkout that timed out (:class:`db.pool_metrics.PoolMetrics` counts them).
     """
     connect_args: dict[str, Any] = {"server_settings": {"application_name": application_name}}
     if not statement_cache:
         connect_args.update(pgbouncer_safe_connect_args())
+    pool_options: dict[str, Any] = {}
+    if on_pool_timeout is not None:
+        pool_options["poolclass"] = timeout_counting_pool(on_pool_timeout)
     return create_async_engine(
         database_url,
         pool_size=pool_size,
@@ -75,6 +82,7 @@ def create_engine(
         connect_args=connect_args,
         json_serializer=dumps_exact,
         json_deserializer=loads_exact,
+        **pool_options,
     )
 
 

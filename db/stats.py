@@ -38,6 +38,8 @@ class SlowStatement:
     total_ms: float
     mean_ms: float
     rows: int
+    # pg_stat_statements' hash of the normalised statement (None when the server hides it).
+    queryid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -67,13 +69,16 @@ SELECT relname AS table, indexrelname AS index,
  ORDER BY pg_relation_size(indexrelid) DESC, indexrelname
 """)
 
-_STATEMENTS_SQL = text("""
-SELECT query, calls, total_exec_time AS total_ms, mean_exec_time AS mean_ms, rows
+# Two fixed orders (never a column name from a caller in the SQL text).
+_STATEMENTS_SQL = """
+SELECT queryid, query, calls, total_exec_time AS total_ms, mean_exec_time AS mean_ms, rows
   FROM pg_stat_statements
  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
- ORDER BY mean_exec_time DESC
+ ORDER BY {order} DESC
  LIMIT :limit
-""")
+"""
+_BY_MEAN_TIME = text(_STATEMENTS_SQL.format(order="mean_exec_time"))
+_BY_TOTAL_TIME = text(_STATEMENTS_SQL.format(order="total_exec_time"))
 
 
 async def collect_stats(connection: AsyncConnection, *, limit: int = 10) -> DatabaseStats:
@@ -88,8 +93,16 @@ async def collect_stats(connection: AsyncConnection, *, limit: int = 10) -> Data
     return DatabaseStats(tables, indexes, slow, note)
 
 
+async def top_statements_by_total_time(
+    connection: AsyncConnection, *, limit: int = 10
+) -> tuple[tuple[SlowStatement, ...], str | None]:
+    """The ``limit`` statements that took the most time in total (what the API exports as
+    metrics), or none and a note saying why pg_stat_statements cannot be read."""
+    return await _slow_statements(connection, limit, by_total_time=True)
+
+
 async def _slow_statements(
-    connection: AsyncConnection, limit: int
+    connection: AsyncConnection, limit: int, *, by_total_time: bool = False
 ) -> tuple[tuple[SlowStatement, ...], str | None]:
     installed = (
         await connection.execute(
@@ -104,7 +117,8 @@ async def _slow_statements(
     try:
         # A savepoint, so a server without the library loaded leaves the transaction usable.
         async with connection.begin_nested():
-            rows = (await connection.execute(_STATEMENTS_SQL, {"limit": limit})).all()
+            statement = _BY_TOTAL_TIME if by_total_time else _BY_MEAN_TIME
+            rows = (await connection.execute(statement, {"limit": limit})).all()
     except DBAPIError as exc:
         first_line = str(exc.orig).splitlines()[0] if exc.orig else str(exc)
         return (), f"pg_stat_statements is not usable: {first_line}"

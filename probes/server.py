@@ -24,36 +24,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
 import httpx
 import structlog
-from prometheus_client import REGISTRY, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from probes.checks import Check, CheckResult, ready_body, run_checks
+from probes.checks import Check, CheckResult, ready_body
 from probes.http import SignalFreeServer, listen, server_config
+from probes.metrics import ReadinessMetrics
+from probes.readiness import Readiness
 
 log = structlog.get_logger("orderflow.probes")
 
-DRAINING = "draining"
 MetricsSource = Callable[[], Awaitable[bytes]]
-
-
-class ReadinessMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.ready = Gauge(
-            "orderflow_ready",
-            "1 while the process's /health/ready answers 200.",
-            ["component"],
-            registry=registry,
-        )
-        self.check = Gauge(
-            "orderflow_ready_check",
-            "1 while one readiness check of the process passes.",
-            ["component", "check"],
-            registry=registry,
-        )
 
 
 class ProbeServer:
@@ -71,13 +56,15 @@ class ProbeServer:
         readiness_metrics: ReadinessMetrics | None = None,
     ) -> None:
         self.component = component
-        self._checks = dict(checks)
         self._registry = registry
         self._extra_metrics = extra_metrics
-        self._timeout_s = timeout_s
         self._refresh_s = refresh_s
-        self._metrics = readiness_metrics or ReadinessMetrics(registry)
-        self.draining = False
+        self._readiness = Readiness(
+            component=component,
+            checks=checks,
+            metrics=readiness_metrics or ReadinessMetrics(registry),
+            timeout_s=timeout_s,
+        )
         self.app = Starlette(
             routes=[
                 Route("/health/live", self._live),
@@ -86,16 +73,13 @@ class ProbeServer:
             ]
         )
 
+    @property
+    def draining(self) -> bool:
+        return self._readiness.draining
+
     async def readiness(self) -> list[CheckResult]:
         """Run the checks now (draining counts as one failing check) and export the outcome."""
-        if self.draining:
-            results = [CheckResult(DRAINING, ok=False, error="shutting down")]
-        else:
-            results = await run_checks(self._checks, timeout_s=self._timeout_s)
-        for result in results:
-            self._metrics.check.labels(self.component, result.name).set(int(result.ok))
-        self._metrics.ready.labels(self.component).set(int(all(r.ok for r in results)))
-        return results
+        return await self._readiness.evaluate()
 
     async def _live(self, _: Request) -> Response:
         return JSONResponse({"Status": "live"})
@@ -113,15 +97,9 @@ class ProbeServer:
                 log.warning("extra metrics unavailable", error=repr(exc))
         return Response(text, media_type=CONTENT_TYPE_LATEST)
 
-    async def _refresh(self) -> None:
-        while True:
-            await self.readiness()
-            await asyncio.sleep(self._refresh_s)
-
     async def _drain_when(self, stop: asyncio.Event) -> None:
         await stop.wait()
-        self.draining = True
-        self._metrics.ready.labels(self.component).set(0)
+        self._readiness.drain()
         log.info("draining: readiness now 503", component=self.component)
 
     @contextlib.asynccontextmanager
@@ -141,7 +119,9 @@ class ProbeServer:
         server = SignalFreeServer(server_config(self.app, lifespan="off"))
         serving = asyncio.create_task(server.serve(sockets=[sock]), name=f"{self.component}-probes")
         background = [
-            asyncio.create_task(self._refresh(), name=f"{self.component}-readiness"),
+            asyncio.create_task(
+                self._readiness.refresh_forever(self._refresh_s), name=f"{self.component}-readiness"
+            ),
             asyncio.create_task(self._drain_when(stop), name=f"{self.component}-drain"),
         ]
         try:

@@ -16,6 +16,7 @@ import functools
 
 import structlog
 from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY
 from temporalio.client import Client
 
 from bridges.backoff import StopRequestedError, retry_until_done
@@ -27,10 +28,11 @@ from bridges.status import BridgeStatus
 from config.kafka import consumer_options, producer_options
 from config.settings import ConfigError, Settings, env_name
 from config.telemetry import temporal_interceptors
-from config.temporal import temporal_client
+from config.temporal import forward_core_logs, temporal_client
 from config.workflow import workflow_options
 from probes.checks import check_temporal
 from probes.http import listen
+from probes.metrics import register_process_metrics
 from probes.server import ProbeServer
 from provisioning.search_attributes import describe, missing_search_attributes
 from workers.signals import stop_on_signals
@@ -73,6 +75,8 @@ async def run_bridge_process(
     stop = stop_on_signals()
     bridge = settings.bridge
     probe_socket = listen(bridge.http_host, bridge.http_port)  # a taken port fails first
+    forward_core_logs(settings.telemetry.log_level)
+    register_process_metrics(REGISTRY, component="bridge", build_id=settings.worker.build_id)
     # Lazy: the bridge starts even while Temporal is down, and backs off until it is up.
     client = await temporal_client(
         settings.temporal,
@@ -108,6 +112,7 @@ async def run_bridge_process(
                 max_message_bytes=settings.kafka.max_message_bytes,
                 backoff_initial_s=bridge.backoff_initial_s,
                 backoff_max_s=bridge.backoff_max_s,
+                lag_interval_s=bridge.lag_interval_s,
                 workflow_options=workflow_options(settings.workflow),
             ),
             metrics=BridgeMetrics.create(),

@@ -17,11 +17,13 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 from opentelemetry.trace import TracerProvider
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from activities.metrics import ActivityAttemptMetrics
 from activities.persistence import PersistenceActivities
 from activities.publishing import PublishingActivities, RecordSender
 from activities.validation import ValidationActivities
@@ -34,6 +36,7 @@ from contracts.workflow_io import TASK_QUEUE
 from db.engine import create_session_factory
 from probes.checks import check_database, check_polling
 from probes.http import listen
+from probes.metrics import register_process_metrics
 from probes.server import ProbeServer, relay_metrics
 from workers.activity_errors import DatabaseErrorRedaction
 from workers.signals import free_loopback_port, stop_on_signals
@@ -76,6 +79,7 @@ def build_order_worker(
     task_queue: str = TASK_QUEUE,
     max_concurrent_activities: int = 100,
     max_concurrent_workflow_tasks: int = 100,
+    max_cached_workflows: int = 1000,
     graceful_shutdown: timedelta = timedelta(seconds=30),
     deployment: WorkerDeploymentConfig | None = None,
     sandbox: str = "listed",
@@ -83,13 +87,15 @@ def build_order_worker(
     """A worker for ``OrderWorkflow`` with the given activities, whose database errors leave
     them without order data (:mod:`workers.activity_errors`); ``deployment``: Worker Deployment
     Versioning (see :func:`deployment_config`); ``sandbox``: see
-    :func:`workflows.runner.order_workflow_runner`."""
+    :func:`workflows.runner.order_workflow_runner`. Every activity attempt is counted
+    (:mod:`activities.metrics`)."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[OrderWorkflow],
         activities=activities,
-        interceptors=[DatabaseErrorRedaction()],
+        interceptors=[DatabaseErrorRedaction(), ActivityAttemptMetrics()],
+        max_cached_workflows=max_cached_workflows,
         workflow_runner=order_workflow_runner(sandbox),
         max_concurrent_activities=max_concurrent_activities,
         # The workflow's steps run as local activities by default: same limit.
@@ -133,7 +139,10 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
     stop = stop_on_signals()
     http = settings.worker
     probe_socket = listen(http.http_host, http.http_port)  # a taken port fails before anything
-    engine = engine_from(settings.database, application_name="orderflow-worker")
+    register_process_metrics(REGISTRY, component="worker", build_id=settings.worker.build_id)
+    engine = engine_from(
+        settings.database, application_name="orderflow-worker", metrics_registry=REGISTRY
+    )
     if tracer_provider is not None:
         trace_database(engine, tracer_provider)
     producer = AIOKafkaProducer(**producer_options(settings.kafka))
@@ -145,7 +154,7 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
             settings.temporal,
             settings.codec,
             interceptors=temporal_interceptors(tracer_provider),
-            runtime=metrics_runtime(sdk_metrics),
+            runtime=metrics_runtime(sdk_metrics, log_level=settings.telemetry.log_level),
         )
         await producer.start()
         worker = build_order_worker(
@@ -156,6 +165,7 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
             task_queue=settings.temporal.task_queue,
             max_concurrent_activities=settings.worker.max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.worker.max_concurrent_workflow_tasks,
+            max_cached_workflows=settings.worker.max_cached_workflows,
             graceful_shutdown=timedelta(seconds=settings.worker.graceful_shutdown_s),
             deployment=deployment_config(settings.worker),
             sandbox=settings.worker.sandbox,

@@ -56,6 +56,10 @@ worker CPU scales out with more workers while the server's transitions do not.
 
 Logging uses ``workflow.logger`` (silent while replaying), with ``order_id`` and
 ``correlation_id`` in ``extra``; the activities log through structlog with the same keys.
+Metrics go through Temporal's workflow meter (:mod:`workflows.metrics`, also silent while
+replaying): orders opened (once the order is Open, with its Kafka-record-to-persisted latency),
+failed by error type, status changes by target status (the initial 1000 Open included: one per
+``order.status.v1`` event) and the dead letters the workflow writes, by DLQ topic and stage.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from temporalio import workflow
@@ -99,6 +103,7 @@ with workflow.unsafe.imports_passed_through():
 from workflows import search_attributes as sa
 from workflows.activity_calls import ActivityCalls
 from workflows.failures import ACTIVITY_FAILURES, ActivityFailure, describe
+from workflows.metrics import OrderMetrics
 from workflows.summary import status_details
 
 # Exceptions that mean "bug in workflow code": they fail the order. NondeterminismError is a
@@ -130,16 +135,24 @@ class OrderWorkflow:
         # Status changes run one at a time; the validator only sees the state before the lock.
         self._lock = asyncio.Lock()
         self._log_extra = {"order_id": order.order_id, "correlation_id": order.correlation_id}
+        self._metrics = OrderMetrics()
 
     # ------------------------------------------------------------------ main path
 
     @workflow.run
     async def run(self, order: OrderWorkflowInput) -> OrderStatusView:
-        if self._state is None:
-            self._state = await self._open()
-        else:
-            self._show(self._state, search_attributes=False)
-        return await self._stay_open()
+        try:
+            if self._state is None:
+                self._state = await self._open()
+            else:
+                self._show(self._state, search_attributes=False)
+            return await self._stay_open()
+        except ApplicationError as err:
+            self._metrics.failed(err.type or type(err).__name__)
+            raise
+        except WORKFLOW_BUG_TYPES as err:
+            self._metrics.failed(type(err).__name__)
+            raise
 
     async def _open(self) -> OrderState:
         order = self._input
@@ -202,7 +215,16 @@ class OrderWorkflow:
         except ACTIVITY_FAILURES as err:
             await self._fail(DlqStage.PUBLISH, err)
         self._log(logging.INFO, "order open", newly_stored=persisted.created)
+        self._metrics.opened(self._open_latency(persisted.persisted_at))
+        self._metrics.status_changed(INITIAL_STATUS)
         return state
+
+    def _open_latency(self, persisted_at: datetime | None) -> timedelta | None:
+        """Kafka record timestamp -> persisted (both wall clocks, read outside this code)."""
+        origin = self._input.origin
+        if persisted_at is None or origin is None or origin.timestamp_ms is None:
+            return None
+        return persisted_at - datetime.fromtimestamp(origin.timestamp_ms / 1000, UTC)
 
     async def _reject(self, outcome: ValidationOutcome, event: OrderValidationV1) -> NoReturn:
         """Publish the negative result, dead-letter the message, fail the workflow."""
@@ -265,7 +287,8 @@ class OrderWorkflow:
             key=key,
         )
         try:
-            await self._calls.write_dead_letter(letter)
+            receipt = await self._calls.write_dead_letter(letter)
+            self._metrics.dead_lettered(receipt.topic, stage.value)
         except ACTIVITY_FAILURES as err:
             # Only after a day of retries; the message is still in this workflow's input.
             self._log(logging.ERROR, "dead letter not written", error=str(err))
@@ -418,6 +441,7 @@ class OrderWorkflow:
             )
             self._state = new_state
             self._changes += 1
+            self._metrics.status_changed(request.to_status)
             self._show(new_state, search_attributes=True)
             event = OrderStatusChangedV1(
                 EventID=status_event_id(order_id, request.to_status, new_state.sequence),

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Request, Response, status
 
-from fastapi import APIRouter, Depends, Response, status
-
-from api.deps import ApiDeps, ApiResources, deps, resources
 from api.schemas import LiveBody, ReadyBody
-from probes.checks import check_database, check_temporal, ready_body, run_checks
+from probes.checks import ready_body
+from probes.readiness import Readiness
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -23,22 +21,12 @@ async def live() -> LiveBody:
     response_model=ReadyBody,
     responses={status.HTTP_503_SERVICE_UNAVAILABLE: {"model": ReadyBody}},
 )
-async def ready(
-    response: Response,
-    held: Annotated[ApiResources, Depends(resources)],
-    config: Annotated[ApiDeps, Depends(deps)],
-) -> ReadyBody:
-    """200 when PostgreSQL and Temporal answer; 503 naming the parts that don't."""
-    timeout_s = config.ready_timeout_s
-    results = await run_checks(
-        {
-            # What the API itself needs; it never talks to the broker.
-            "database": lambda: check_database(held.engine),
-            "temporal": lambda: check_temporal(held.temporal, timeout_s),
-        },
-        timeout_s=timeout_s,
-    )
-    body = ReadyBody.model_validate(ready_body(results))
+async def ready(request: Request, response: Response) -> ReadyBody:
+    """200 when PostgreSQL and Temporal answer; 503 naming the parts that don't (the checks
+    are the app's :class:`probes.readiness.Readiness`, which also exports the outcome)."""
+    readiness = request.app.state.readiness
+    assert isinstance(readiness, Readiness), "the app's lifespan has not run"
+    body = ReadyBody.model_validate(ready_body(await readiness.evaluate()))
     if body.Failing:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return body

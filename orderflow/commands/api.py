@@ -18,7 +18,7 @@ def api() -> None:
     from workers.api_process import run_api_process
 
     settings = load_settings_or_exit(DATABASE, TEMPORAL, CODEC)
-    configure_logging(settings.telemetry)
+    configure_logging(settings.telemetry, component="api")
     with tracing(settings.telemetry, component="api") as tracer_provider:
         code = asyncio.run(run_api_process(settings, tracer_provider=tracer_provider))
     if code != 0:

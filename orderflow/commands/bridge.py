@@ -19,6 +19,6 @@ def bridge() -> None:
     from workers.bridge_process import run_bridge_process
 
     settings = load_settings_or_exit(KAFKA, TEMPORAL, CODEC)
-    configure_logging(settings.telemetry)
+    configure_logging(settings.telemetry, component="bridge")
     with tracing(settings.telemetry, component="bridge") as tracer_provider:
         asyncio.run(run_bridge_process(settings, tracer_provider=tracer_provider))

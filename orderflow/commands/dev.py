@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from orderflow.commands.common import load_settings_or_exit
 
 
-def dev() -> None:
+def dev(
+    monitoring: Annotated[
+        bool,
+        typer.Option(
+            "--monitoring",
+            help="Also run Prometheus (Debian package) scraping every component, with the "
+            "alert rules of infra/monitoring loaded; skipped with a message when not installed.",
+        ),
+    ] = False,
+) -> None:
     """Run PostgreSQL, Temporal (+ Web UI), the broker with its topics, and the app components.
 
     Services whose address is configured (ORDERFLOW_DATABASE__URL, ORDERFLOW_TEMPORAL__ADDRESS,
@@ -20,6 +31,8 @@ def dev() -> None:
 
     settings = load_settings_or_exit()
     dev_settings = read_settings(DevStackSettings)
+    if monitoring:
+        dev_settings = dev_settings.model_copy(update={"monitoring": True})
 
     def echo(line: str) -> None:
         typer.echo(line)

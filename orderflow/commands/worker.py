@@ -16,7 +16,7 @@ def worker() -> None:
     from workers.order_worker import run_worker
 
     settings = load_settings_or_exit(DATABASE, KAFKA, TEMPORAL, CODEC)
-    configure_logging(settings.telemetry)
+    configure_logging(settings.telemetry, component="worker")
     with tracing(settings.telemetry, component="worker") as tracer_provider:
         # The worker, its client, producer and engine are shut down inside run_worker, before
         # the interpreter exits (a temporalio process exiting with live clients can crash).

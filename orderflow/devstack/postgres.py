@@ -140,6 +140,9 @@ def start_embedded_postgres(
             "unix_socket_directories=",
             "-c",
             "max_connections=200",
+            # Statement statistics (orderflow db stats, the API's query-time metrics).
+            "-c",
+            "shared_preload_libraries=pg_stat_statements",
         ],
         log_path=log_path or data_dir.parent / "postgres.log",
         user=user,
@@ -148,6 +151,18 @@ def start_embedded_postgres(
     )
     start_until_ready(process, lambda: port_open(host, port), timeout_s=timeout_s)
     return EmbeddedPostgresHandle(host=host, port=port, data_dir=data_dir, process=process)
+
+
+async def ensure_extension(database_url: str, name: str) -> None:
+    """``CREATE EXTENSION IF NOT EXISTS`` ``name`` in the database of ``database_url``."""
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        quoted = '"' + name.replace('"', '""') + '"'
+        await connection.execute(f"CREATE EXTENSION IF NOT EXISTS {quoted}")
+    finally:
+        await connection.close()
 
 
 async def ensure_database(admin_url: str, name: str) -> bool:

@@ -55,3 +55,9 @@ class DevStackSettings(BaseSettings):
             backoff_initial_s=self.restart_backoff_initial_s,
             backoff_max_s=self.restart_backoff_max_s,
         )
+
+    # `orderflow dev --monitoring` (or true here): also a local Prometheus on this port (another
+    # free one when it is taken), scraping every component at this interval.
+    monitoring: bool = False
+    prometheus_port: Port = 9090
+    prometheus_scrape_interval: str = "15s"

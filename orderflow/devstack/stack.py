@@ -1,8 +1,11 @@
-"""``orderflow dev``: PostgreSQL, Temporal, the broker and the topics, then the app components.
+"""``orderflow dev``: PostgreSQL, Temporal, the broker and the topics, then the app components,
+and with ``--monitoring`` a Prometheus scraping them (:mod:`orderflow.devstack.prometheus`).
 
 Each service is skipped when its address is configured (``ORDERFLOW_DATABASE__URL``,
 ``ORDERFLOW_TEMPORAL__ADDRESS``, ``ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS``). Everything we start
 lives under the state folder (data, logs) and is stopped by ``stop()`` in reverse order.
+The embedded PostgreSQL loads ``pg_stat_statements`` (statement times for ``orderflow db stats``
+and the API's metrics).
 """
 
 from __future__ import annotations
@@ -23,8 +26,15 @@ from orderflow.devstack.broker import start_broker
 from orderflow.devstack.codec_key import local_key_ring
 from orderflow.devstack.components import APP_COMPONENTS, component_process
 from orderflow.devstack.net import free_port, port_open
-from orderflow.devstack.postgres import ensure_database, start_embedded_postgres
+from orderflow.devstack.postgres import ensure_database, ensure_extension, start_embedded_postgres
 from orderflow.devstack.process import ManagedProcess, ServiceError
+from orderflow.devstack.prometheus import (
+    NOT_INSTALLED,
+    PrometheusPaths,
+    find_prometheus,
+    start_prometheus,
+    write_target,
+)
 from orderflow.devstack.settings import DevStackSettings
 from orderflow.devstack.temporal import start_temporal
 
@@ -102,6 +112,7 @@ class LocalStack:
         self.log_dir = self.state_dir / "logs"
         self.processes: list[ManagedProcess] = []
         self.endpoints = Endpoints(state_dir=self.state_dir)
+        self.prometheus = PrometheusPaths(self.state_dir / "prometheus")
 
     def start(self) -> Endpoints:
         """Bring every service up, or raise ``ServiceError`` (the caller then calls ``stop``)."""
@@ -112,6 +123,8 @@ class LocalStack:
         self._start_broker()
         self._provision()
         self._start_components()
+        if self.dev.monitoring:
+            self._start_prometheus()
         return self.endpoints
 
     def stop(self) -> None:
@@ -134,6 +147,7 @@ class LocalStack:
             )
             self.processes.append(server.process)
             asyncio.run(ensure_database(server.admin_url, DATABASE_NAME))
+            asyncio.run(ensure_extension(server.url(DATABASE_NAME), "pg_stat_statements"))
             url = asyncpg_url(server.url(DATABASE_NAME))
             self.endpoints.started["postgres"] = f"embedded, data in {server.data_dir}"
         self.endpoints.database_url = url
@@ -267,12 +281,38 @@ class LocalStack:
         if name == "api":
             host, port = self.settings.api.host, self._api_port()
             self.endpoints.api_url = f"http://{host}:{port}"
+            self._scrape(name, host, port)
             return {**env, "ORDERFLOW_API__HOST": host, "ORDERFLOW_API__PORT": str(port)}
         preferred = {"worker": self.dev.worker_http_port, "bridge": self.dev.bridge_http_port}
         port = self._http_port(preferred[name])
         setattr(self.endpoints, f"{name}_http_url", f"http://{host}:{port}")
+        self._scrape(name, host, port)
         group = f"ORDERFLOW_{name.upper()}__"
         return {**env, f"{group}HTTP_HOST": host, f"{group}HTTP_PORT": str(port)}
+
+    def _scrape(self, name: str, host: str, port: int) -> None:
+        """Tell Prometheus where the component's /metrics is (its file_sd target file)."""
+        if self.dev.monitoring:
+            write_target(self.prometheus, name, f"{host}:{port}")
+
+    def _start_prometheus(self) -> None:
+        binary = find_prometheus()
+        if binary is None:
+            self.echo(f"orderflow dev: --monitoring: {NOT_INSTALLED}")
+            self.endpoints.started["prometheus"] = f"skipped: {NOT_INSTALLED}"
+            return
+        process, url = start_prometheus(
+            binary,
+            self.prometheus,
+            host=self.dev.host,
+            port=self._http_port(self.dev.prometheus_port),
+            scrape_interval=self.dev.prometheus_scrape_interval,
+            log_path=self.log_dir / "prometheus.log",
+        )
+        self.processes.append(process)
+        self.endpoints.started["prometheus"] = (
+            f"{url} (alert rules loaded; targets in {self.prometheus.targets})"
+        )
 
     def _start_components(self) -> None:
         env = self.endpoints.child_env()

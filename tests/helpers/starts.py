@@ -14,7 +14,9 @@ from temporalio.client import Client, WorkflowHandle
 from bridges.handler import StartOrder
 from bridges.starter import start_order_workflow
 from contracts.order_create_v1.envelope import loads_object, read_fields
-from contracts.workflow_io import OrderStatusView, OrderWorkflowInput
+from contracts.status import INITIAL_STATUS
+from contracts.workflow_io import STATUS_QUERY, OrderStatusView, OrderWorkflowInput
+from tests.helpers.waiting import eventually
 
 
 def start_request(order: OrderWorkflowInput) -> StartOrder:
@@ -27,3 +29,15 @@ async def start_order(
 ) -> WorkflowHandle[object, OrderStatusView]:
     """:func:`bridges.starter.start_order_workflow` for ``order`` (``options``: task queue …)."""
     return await start_order_workflow(client, start_request(order), **options)
+
+
+async def until_open(
+    handle: WorkflowHandle[object, OrderStatusView], timeout_s: float = 30
+) -> None:
+    """Wait until the order's workflow reports status 1000 Open."""
+
+    async def is_open() -> None:
+        view = await handle.query(STATUS_QUERY, result_type=OrderStatusView)
+        assert view.status_code == INITIAL_STATUS
+
+    await eventually(is_open, timeout_s=timeout_s, what=f"{handle.id} to be Open")

@@ -126,6 +126,19 @@ def metric_names(promql: str) -> set[str]:
     }
 
 
+def referenced_metrics() -> dict[str, str]:
+    """Every metric an alert/recording rule or a dashboard panel reads, with where (the first
+    place that reads it)."""
+    used: dict[str, str] = {}
+    for rule in rules():
+        for name in metric_names(rule["expr"]):
+            used.setdefault(name, f"rule {rule.get('alert') or rule.get('record')}")
+    for dashboard, title, expr in queries("prometheus"):
+        for name in metric_names(expr):
+            used.setdefault(name, f"{dashboard}: {title}")
+    return used
+
+
 def recording_rule_references(promql: str) -> set[str]:
     return {t for t in _NAME.findall(_STRING.sub('""', promql)) if t.count(":") >= 2}
 
@@ -314,13 +327,7 @@ def test_thresholds_are_defined_once_and_all_used() -> None:
 
 def test_every_metric_in_rules_and_dashboards_is_in_the_catalogue() -> None:
     metrics = catalogue()
-    used: dict[str, str] = {}
-    for rule in rules():
-        for name in metric_names(rule["expr"]):
-            used.setdefault(name, f"rule {rule.get('alert') or rule.get('record')}")
-    for dashboard, title, expr in queries("prometheus"):
-        for name in metric_names(expr):
-            used.setdefault(name, f"{dashboard}: {title}")
+    used = referenced_metrics()
     assert used, "no metric found in rules or dashboards"
     unknown = {name: where for name, where in used.items() if not catalogued(name, metrics)}
     assert not unknown, f"not in infra/monitoring/metrics.yaml: {unknown}"
@@ -481,18 +488,24 @@ def substitute_grafana_variables(expr: str) -> str:
     return expr
 
 
+def prometheus_answer(prometheus_url: str, expr: str) -> dict[str, Any]:
+    """Prometheus' JSON answer to the instant query ``expr`` (errors included, not raised)."""
+    body = urllib.parse.urlencode({"query": expr}).encode()
+    request = urllib.request.Request(f"{prometheus_url}/api/v1/query", data=body)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer: dict[str, Any] = json.load(response)
+    except urllib.error.HTTPError as exc:
+        answer = json.load(exc)
+    return answer
+
+
 def test_every_dashboard_promql_query_evaluates(prometheus_url: str) -> None:
     prometheus_queries = queries("prometheus")
     assert len(prometheus_queries) > 50
     failures = []
     for dashboard, title, expr in prometheus_queries:
-        body = urllib.parse.urlencode({"query": substitute_grafana_variables(expr)}).encode()
-        request = urllib.request.Request(f"{prometheus_url}/api/v1/query", data=body)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                answer = json.load(response)
-        except urllib.error.HTTPError as exc:
-            answer = json.load(exc)
+        answer = prometheus_answer(prometheus_url, substitute_grafana_variables(expr))
         if answer.get("status") != "success":
             failures.append((dashboard, title, expr, answer.get("error")))
     assert not failures

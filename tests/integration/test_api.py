@@ -143,6 +143,10 @@ async def test_ready_names_the_part_that_cannot_be_reached(deps: ApiDeps, broken
         assert body["Checks"][broken]["Ok"] is False
         assert body["Checks"][broken]["Error"]
         assert (await client.get("/health/live")).status_code == 200
+        # The outcome is exported for dashboards and the OrderflowNotReady alert.
+        metrics = (await client.get("/metrics")).text
+        assert 'orderflow_ready{component="api"} 0.0' in metrics
+        assert f'orderflow_ready_check{{check="{broken}",component="api"}} 0.0' in metrics
         if broken == "database":
             orders = await client.get("/orders/ANY-1")
             assert orders.status_code == 503
@@ -375,6 +379,10 @@ async def test_metrics_count_requests_per_route_template(
     assert 'route="<unmatched>"' in text
     assert "NO-SUCH-ORDER-4" not in text
     assert "orderflow_api_request_duration_seconds_bucket" in text
+    # Every process's build and readiness (refreshed by the app itself, probed or not).
+    assert 'orderflow_build_info{build_id="dev",component="api",version="' in text
+    assert 'orderflow_ready{component="api"} 1.0' in text
+    assert "_created" not in text
 
 
 async def test_openapi_describes_the_pascal_case_bodies(anonymous: httpx.AsyncClient) -> None:

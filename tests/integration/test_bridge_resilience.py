@@ -217,6 +217,9 @@ async def test_temporal_down_nothing_committed_one_prober_then_everything_starte
     client = await Client.connect(
         own_temporal.address, namespace=NAMESPACE, data_converter=pydantic_data_converter
     )
+    # A bare dev server (what `orderflow setup` would register is missing); kept across the
+    # restart below by its database file.
+    await register_search_attributes(client)
     topic = await private_topic(kafka_bootstrap)
     prefix = unique("DOWN")
     ids, records = orders(prefix, 120)

@@ -199,3 +199,51 @@ def test_temporal_info_is_a_field_not_repeated_in_the_message() -> None:
     configure_logging(TelemetrySettings())
     assert workflow.logger.workflow_info_on_message is False
     assert activity.logger.activity_info_on_message is False
+
+
+def test_lines_carry_the_service_of_the_component_and_the_environment(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging(TelemetrySettings(log_format="json", environment="staging"), component="api")
+    get_logger("t").info("hello")
+    logging.getLogger("uvicorn.error").warning("library")
+    ours, library = _json_lines(capsys.readouterr().err)
+    for line in (ours, library):
+        assert line["service"] == "orderflow-api"
+        assert line["environment"] == "staging"
+
+
+class _CoreEntry:
+    """What Temporal's log forwarding attaches to a record as ``temporal_log``."""
+
+    target = "temporalio_client::retry"
+    fields = {"error": "Status { code: Unavailable }", "attempt": 3, "nested": {"a": 1}}
+
+
+def test_a_forwarded_temporal_core_line_is_structured(capsys: pytest.CaptureFixture[str]) -> None:
+    """The record as ``LogForwardingConfig`` builds it (``config.temporal.core_logging``):
+    target and fields become fields, not a repr of the entry object."""
+    from config.temporal import CORE_LOGGER
+
+    configure_logging(TelemetrySettings(log_format="json"), component="worker")
+    logger = logging.getLogger(CORE_LOGGER)
+    record = logger.makeRecord(
+        CORE_LOGGER,
+        logging.WARNING,
+        "(sdk-core)",
+        0,
+        "gRPC call poll_workflow_task_queue retried 6 times",
+        (),
+        None,
+        "(sdk-core)",
+        {"temporal_log": _CoreEntry()},
+    )
+    logger.handle(record)
+    [line] = _json_lines(capsys.readouterr().err)
+    assert line["event"] == "gRPC call poll_workflow_task_queue retried 6 times"
+    assert line["logger"] == CORE_LOGGER
+    assert line["level"] == "warning"
+    assert line["target"] == "temporalio_client::retry"
+    assert line["attempt"] == 3
+    assert line["nested"] == "{'a': 1}"
+    assert "temporal_log" not in line
