@@ -22,6 +22,7 @@ from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
+from activities.opening import OpeningActivities
 from activities.persistence import PersistenceActivities
 from activities.publishing import PublishingActivities, RecordSender
 from activities.validation import ValidationActivities
@@ -60,6 +61,8 @@ def order_activities(
     persistence = PersistenceActivities(session_factory)
     publishing = PublishingActivities(producer, tracer_provider=tracer_provider)
     return [
+        OpeningActivities(persistence, publishing).open_order,
+        # The steps one by one: the invalid-order path, and orders of releases before 0.2.0.
         validation.validate_order,
         persistence.persist_new_order,
         persistence.persist_status_change,
