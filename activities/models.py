@@ -10,6 +10,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from contracts.workflow_io import ValidationOutcome
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -58,3 +60,25 @@ class PublishReceipt(_Frozen):
     topic: str
     partition: int
     offset: int
+
+
+class OpenOrderInput(_Frozen):
+    """Everything :func:`open_order` needs to take an order to Open in one step; the event IDs
+    and the time are the workflow's, so every attempt publishes the same events."""
+
+    order_id: str
+    raw_message: str
+    correlation_id: str
+    message_id: str | None = None
+    validation_event_id: str
+    opened_at: datetime
+
+
+class OpenOrderResult(_Frozen):
+    outcome: ValidationOutcome
+    # For a valid order: False when it was already stored (a retry, a re-driven order).
+    created: bool = False
+    # For a valid order: its status in the database (1000 unless a re-driven order moved on).
+    status_code: int | None = None
+    # Wall clock when both events were published: the end of Kafka record -> Open.
+    opened_at: datetime | None = None

@@ -30,7 +30,7 @@ from contracts.errors import (
     ORDER_NOT_FOUND,
     ORDER_VALIDATION_FAILED,
 )
-from contracts.order_create_v1.validation import parse_order
+from contracts.order_create_v1.validation import OrderValidation, parse_order
 from db.repository import (
     InvalidTransitionError,
     NewOrder,
@@ -61,13 +61,20 @@ class PersistenceActivities:
         The raw message is parsed once (:func:`~contracts.order_create_v1.validation.parse_order`)
         into the validated order and the JSON object stored beside it.
         """
-        log = activity_logger(request.order_id, request.correlation_id)
         checked = parse_order(request.raw_message)
+        return await self.store_new_order(checked, request.order_id, request.correlation_id)
+
+    async def store_new_order(
+        self, checked: OrderValidation, order_id: str, correlation_id: str
+    ) -> PersistOrderResult:
+        """The write itself, for an order already parsed and validated (also used by
+        :class:`activities.opening.OpeningActivities`)."""
+        log = activity_logger(order_id, correlation_id)
         if checked.order is None or checked.payload is None:
             # Validation passed moments ago; only a contract change in between gets here.
             raise _business_error("order no longer passes validation", ORDER_VALIDATION_FAILED)
         new_order = NewOrder(
-            order=checked.order, correlation_id=request.correlation_id, raw_message=checked.payload
+            order=checked.order, correlation_id=correlation_id, raw_message=checked.payload
         )
         try:
             async with self._sessions.begin() as session:

@@ -92,7 +92,7 @@ class PublishingActivities:
             span.set_attribute("messaging.kafka.offset", metadata.offset)
         return PublishReceipt(topic=topic, partition=metadata.partition, offset=metadata.offset)
 
-    async def _send_event(
+    async def send_event(
         self, topic: str, event: OrderValidationV1 | OrderStatusChangedV1
     ) -> PublishReceipt:
         """An event as JSON, keyed by its location (else order), with correlation and event IDs."""
@@ -109,7 +109,7 @@ class PublishingActivities:
 
     @activity.defn(name=names.PUBLISH_VALIDATION_RESULT)
     async def publish_validation_result(self, event: OrderValidationV1) -> PublishReceipt:
-        receipt = await self._send_event(ORDER_VALIDATION_V1, event)
+        receipt = await self.send_event(ORDER_VALIDATION_V1, event)
         activity_logger(event.OrderID, event.CorrelationID).debug(
             "validation result published", event_id=event.EventID, valid=event.Valid
         )
@@ -117,7 +117,7 @@ class PublishingActivities:
 
     @activity.defn(name=names.PUBLISH_STATUS_EVENT)
     async def publish_status_event(self, event: OrderStatusChangedV1) -> PublishReceipt:
-        receipt = await self._send_event(ORDER_STATUS_V1, event)
+        receipt = await self.send_event(ORDER_STATUS_V1, event)
         activity_logger(event.OrderID, event.CorrelationID).debug(
             "status event published", event_id=event.EventID, to_status=event.ToStatus
         )

@@ -29,7 +29,8 @@ workflow completed) and reports:
   sample of ``--sample`` orders.
 
 Variants: ``design`` (the workflow and worker as configured: today's design with default
-settings), ``naive`` (regular activities, the SDK's default sandbox), ``bare`` (empty
+settings), ``before`` (release 0.1.0's levers: a local activity per step, the sandbox on),
+``naive`` (a regular activity per step, the SDK's default sandbox), ``bare`` (empty
 workflow). ``--with NAME:VAR=VALUE[,VAR=VALUE...]`` adds a variant of the design with extra
 settings, e.g. ``--with passthrough:ORDERFLOW_WORKER__SANDBOX=passthrough``.
 
@@ -63,12 +64,23 @@ from config.temporal import temporal_client
 from loadgen.orders import OrderMix
 
 VARIANTS = {
-    "design": Variant("design", "today's design (as configured)"),
+    "design": Variant("design", "the design (as configured)"),
+    # The design of release 0.1.0, before the CPU levers: one local activity per step, the
+    # sandbox on with the pure-data modules passed through.
+    "before": Variant(
+        "before",
+        "release 0.1.0's design: a local activity per step, sandbox on",
+        env={
+            "ORDERFLOW_WORKFLOW__OPEN_IN_ONE_STEP": "false",
+            "ORDERFLOW_WORKER__SANDBOX": "listed",
+        },
+    ),
     "naive": Variant(
         "naive",
-        "naive: regular activities, default sandbox",
+        "naive: a regular activity per step, default sandbox",
         env={
             "ORDERFLOW_WORKFLOW__LOCAL_ACTIVITIES": "false",
+            "ORDERFLOW_WORKFLOW__OPEN_IN_ONE_STEP": "false",
             "ORDERFLOW_WORKER__SANDBOX": "default",
         },
     ),

@@ -194,6 +194,8 @@ class WorkflowSettings(BaseModel):
     return_window_days: Annotated[int, Field(ge=0, le=3650)] = 30
     # Local activities (the default; see docs/decisions) or regular ones.
     local_activities: bool = True
+    # The path to Open in one activity call (the default) or one per step.
+    open_in_one_step: bool = True
     # Continue-as-new after this many history events, besides the server's own suggestion.
     continue_as_new_after_events: Annotated[int, Field(ge=10)] | None = None
 
@@ -211,9 +213,9 @@ class WorkerSettings(BaseModel):
     # Worker Deployment Versioning: the image tag as build ID turns it on (None: unversioned).
     build_id: Annotated[str, Field(min_length=1, max_length=255)] | None = None
     deployment_name: Annotated[str, Field(min_length=1)] = "orderflow"
-    # The workflow sandbox (workflows/runner.py): "listed" is the design; the others exist so
-    # benchmarks/pipeline.py can measure them on real worker processes.
-    sandbox: Literal["listed", "default", "passthrough", "off"] = "listed"
+    # The workflow sandbox (workflows/runner.py): "off" is the design (determinism is checked by
+    # replay and a lint in CI); the others exist for benchmarks and the sandboxed replay.
+    sandbox: Literal["off", "listed", "default", "passthrough"] = "off"
 
 
 class BridgeSettings(BaseModel):

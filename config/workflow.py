@@ -20,5 +20,6 @@ def workflow_options(workflow: WorkflowSettings) -> OrderWorkflowOptions:
         activity_max_interval=timedelta(seconds=workflow.activity_max_interval_s),
         return_window=timedelta(days=workflow.return_window_days),
         local_activities=workflow.local_activities,
+        open_in_one_step=workflow.open_in_one_step,
         continue_as_new_after_events=workflow.continue_as_new_after_events,
     )

@@ -44,6 +44,10 @@ class OrderValidationV1(BaseModel):
     MessageID: str | None = None
 
 
+# ``Source`` of the status events the workflow itself publishes (API changes say "api").
+WORKFLOW_SOURCE = "workflow"
+
+
 def event_key(ship_from_location_id: str | None, order_id: str) -> bytes:
     """Partition key of an outgoing event: the location, else the order (never empty)."""
     return (ship_from_location_id or order_id).encode("utf-8")

@@ -55,6 +55,9 @@ class OrderWorkflowOptions(_Frozen):
     return_window: timedelta = timedelta(days=30)
     # Local activities (default) or regular ones: docs/decisions/0001-local-activities.md.
     local_activities: bool = True
+    # The path to Open as one activity call (validate, persist, publish: the default since
+    # release 0.2.0) or one call per step: docs/decisions/0010-open-in-one-step.md.
+    open_in_one_step: bool = True
     # Continue-as-new after this many history events, besides the server's own suggestion.
     continue_as_new_after_events: int | None = Field(default=None, ge=10)
 

@@ -6,6 +6,8 @@ put in logs, DLQ headers and API responses.
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DataError, StatementError
+
 
 class OrderConflictError(Exception):
     """The order exists with different content; the stored order was left as it was."""
@@ -51,3 +53,25 @@ class OrderNotFoundError(Exception):
 
 class InvalidCursorError(ValueError):
     """A page cursor that this repository did not produce (or that was altered)."""
+
+
+# Enough of the statement to say which one failed (its placeholders carry no values).
+_STATEMENT_CHARS = 240
+WITHHELD = "(message withheld: it may quote a value)"
+
+
+def redacted_message(error: StatementError) -> str:
+    """What an operator may see of a statement error: the driver's error class, the SQLSTATE,
+    PostgreSQL's primary message (withheld for data exceptions, whose primary message can quote
+    the offending value) and the statement with its placeholders — never the driver's DETAIL
+    (``Failing row contains (…)``) nor parameter values."""
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    primary = str(orig.args[0]).splitlines()[0] if orig is not None and orig.args else ""
+    if isinstance(error, DataError) or (sqlstate or "").startswith("22"):
+        primary = WITHHELD
+    statement = " ".join(str(error.statement or "").split())
+    if len(statement) > _STATEMENT_CHARS:
+        statement = statement[:_STATEMENT_CHARS] + "…"
+    driver = type(orig).__name__ if orig is not None else "no driver error"
+    return f"({driver}, SQLSTATE {sqlstate or '-'}) {primary} [SQL: {statement}]"

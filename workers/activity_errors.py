@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy.exc import StatementError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -24,23 +24,7 @@ from temporalio.worker import (
     Interceptor,
 )
 
-# Enough of the statement to say which one failed (its placeholders carry no values).
-_STATEMENT_CHARS = 240
-WITHHELD = "(message withheld: it may quote a value)"
-
-
-def redacted_message(error: StatementError) -> str:
-    """What an operator may see of ``error`` (see the module docstring)."""
-    orig = error.orig
-    sqlstate = getattr(orig, "sqlstate", None)
-    primary = str(orig.args[0]).splitlines()[0] if orig is not None and orig.args else ""
-    if isinstance(error, DataError) or (sqlstate or "").startswith("22"):
-        primary = WITHHELD
-    statement = " ".join(str(error.statement or "").split())
-    if len(statement) > _STATEMENT_CHARS:
-        statement = statement[:_STATEMENT_CHARS] + "…"
-    driver = type(orig).__name__ if orig is not None else "no driver error"
-    return f"({driver}, SQLSTATE {sqlstate or '-'}) {primary} [SQL: {statement}]"
+from db.errors import redacted_message
 
 
 class _RedactingInbound(ActivityInboundInterceptor):

@@ -24,6 +24,7 @@ from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.metrics import ActivityAttemptMetrics
+from activities.opening import OpeningActivities
 from activities.persistence import PersistenceActivities
 from activities.publishing import PublishingActivities, RecordSender
 from activities.validation import ValidationActivities
@@ -63,6 +64,8 @@ def order_activities(
     persistence = PersistenceActivities(session_factory)
     publishing = PublishingActivities(producer, tracer_provider=tracer_provider)
     return [
+        OpeningActivities(persistence, publishing).open_order,
+        # The steps one by one: the invalid-order path, and orders of releases before 0.2.0.
         validation.validate_order,
         persistence.persist_new_order,
         persistence.persist_status_change,
@@ -82,7 +85,7 @@ def build_order_worker(
     max_cached_workflows: int = 1000,
     graceful_shutdown: timedelta = timedelta(seconds=30),
     deployment: WorkerDeploymentConfig | None = None,
-    sandbox: str = "listed",
+    sandbox: str = "off",
 ) -> Worker:
     """A worker for ``OrderWorkflow`` with the given activities, whose database errors leave
     them without order data (:mod:`workers.activity_errors`); ``deployment``: Worker Deployment

@@ -18,6 +18,8 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities import names
     from activities.models import (
+        OpenOrderInput,
+        OpenOrderResult,
         PersistOrderInput,
         PersistOrderResult,
         PublishReceipt,
@@ -36,6 +38,8 @@ PERSIST_TIMEOUT = timedelta(seconds=30)
 # Longer than the producer's request timeout (30 s), so the broker's own error surfaces first.
 PUBLISH_TIMEOUT = timedelta(seconds=45)
 DEAD_LETTER_DEADLINE = timedelta(days=1)
+# The path to Open in one call: a write and two publishes.
+OPEN_TIMEOUT = PERSIST_TIMEOUT + PUBLISH_TIMEOUT
 
 
 class ActivityCalls:
@@ -78,6 +82,15 @@ class ActivityCalls:
         )
         assert isinstance(result, result_type)
         return result
+
+    async def open_order(self, request: OpenOrderInput) -> OpenOrderResult:
+        return await self._call(
+            names.OPEN_ORDER,
+            request,
+            OpenOrderResult,
+            start_to_close=OPEN_TIMEOUT,
+            retry_policy=self._budget,
+        )
 
     async def validate(self, request: ValidateOrderInput) -> ValidationOutcome:
         return await self._call(

@@ -25,6 +25,8 @@ class ActivityFailure:
     attempts: int
     # True when the retry budget was spent; False for a non-retryable (business) refusal.
     budget_exhausted: bool
+    # The DLQ stage a multi-step activity named for the step that failed (activities.steps).
+    stage: str | None = None
 
 
 def describe(
@@ -42,6 +44,7 @@ def describe(
     message = str(cause) if cause is not None else str(err)
     refused = False
     attempt_hint = 1
+    stage: str | None = None
     if isinstance(cause, ApplicationError):
         error_type = cause.type or error_type
         message = cause.message
@@ -49,6 +52,8 @@ def describe(
         if cause.details and isinstance(cause.details[0], dict):
             hint = cause.details[0].get("attempt")
             attempt_hint = hint if isinstance(hint, int) else attempt_hint
+            named = cause.details[0].get("stage")
+            stage = named if isinstance(named, str) else None
     elif isinstance(cause, ActivityTimeoutError):
         error_type = f"ActivityTimeout.{cause.type.name}" if cause.type else "ActivityTimeout"
     return ActivityFailure(
@@ -56,4 +61,5 @@ def describe(
         message=message,
         attempts=attempt_hint if refused else max_attempts,
         budget_exhausted=not refused,
+        stage=stage,
     )

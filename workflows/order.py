@@ -74,7 +74,12 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import PersistOrderInput, StatusChangeInput, ValidateOrderInput
+    from activities.models import (
+        OpenOrderInput,
+        PersistOrderInput,
+        StatusChangeInput,
+        ValidateOrderInput,
+    )
     from contracts.dlq import DlqStage
     from contracts.errors import (
         INVALID_STATUS_TRANSITION,
@@ -83,7 +88,12 @@ with workflow.unsafe.imports_passed_through():
         ORDER_VALIDATION_FAILED,
         RETRY_BUDGET_EXHAUSTED,
     )
-    from contracts.events import OrderStatusChangedV1, OrderValidationV1, event_key
+    from contracts.events import (
+        WORKFLOW_SOURCE,
+        OrderStatusChangedV1,
+        OrderValidationV1,
+        event_key,
+    )
     from contracts.ids import status_event_id, validation_event_id
     from contracts.status import INITIAL_STATUS, STATUS_NAMES, OrderStatus, transition_refusal
     from contracts.topics import ORDER_STATUS_V1
@@ -119,7 +129,8 @@ WORKFLOW_BUG_TYPES: tuple[type[BaseException], ...] = (
     ValueError,
 )
 
-WORKFLOW_SOURCE = "workflow"
+# The patch that took the path to Open into one local activity (release 0.2.0).
+OPEN_IN_ONE_STEP = "open-in-one-step"
 
 
 @workflow.defn(name=WORKFLOW_TYPE, failure_exception_types=list(WORKFLOW_BUG_TYPES))
@@ -155,6 +166,65 @@ class OrderWorkflow:
             raise
 
     async def _open(self) -> OrderState:
+        # Orders started before release 0.2.0 replay without the patch marker: their steps.
+        if self._input.options.open_in_one_step and workflow.patched(OPEN_IN_ONE_STEP):
+            return await self._open_in_one_step()
+        return await self._open_in_steps()
+
+    async def _open_in_one_step(self) -> OrderState:
+        """Validate, persist and publish in one local activity (release 0.2.0 on)."""
+        order = self._input
+        now = workflow.now()
+        event_id = validation_event_id(order.order_id, workflow.info().first_execution_run_id)
+        try:
+            opened = await self._calls.open_order(
+                OpenOrderInput(
+                    order_id=order.order_id,
+                    raw_message=order.raw_message,
+                    correlation_id=order.correlation_id,
+                    message_id=order.message_id,
+                    validation_event_id=event_id,
+                    opened_at=now,
+                )
+            )
+        except ACTIVITY_FAILURES as err:
+            await self._fail(DlqStage(self._describe(err).stage or DlqStage.PERSIST.value), err)
+        outcome = opened.outcome
+        location = outcome.ship_from_location_id
+        if not outcome.valid or location is None or opened.status_code is None:
+            await self._reject(outcome, self._validation_event(outcome, event_id, now))
+        state = OrderState(
+            status=opened.status_code,
+            sequence=1,
+            ship_from_location_id=location,
+            status_changed_at=now,
+            line_count=outcome.line_count,
+            order_total=outcome.order_total,
+        )
+        self._show(state, search_attributes=True)
+        self._log(logging.INFO, "order open", newly_stored=opened.created)
+        self._metrics.opened(self._open_latency(opened.opened_at))
+        self._metrics.status_changed(INITIAL_STATUS)
+        return state
+
+    def _validation_event(
+        self, outcome: ValidationOutcome, event_id: str, at: datetime
+    ) -> OrderValidationV1:
+        order = self._input
+        return OrderValidationV1(
+            EventID=event_id,
+            OrderID=order.order_id,
+            ShipFromLocationID=outcome.ship_from_location_id,
+            Valid=outcome.valid,
+            Errors=list(outcome.issues),
+            ValidatedAt=at,
+            CorrelationID=order.correlation_id,
+            MessageID=order.message_id,
+        )
+
+    async def _open_in_steps(self) -> OrderState:
+        """The path to Open one activity call per step: the design before release 0.2.0 (kept
+        so the orders those releases started replay) and ``options.open_in_one_step=False``."""
         order = self._input
         outcome = await self._calls.validate(
             ValidateOrderInput(
@@ -164,15 +234,10 @@ class OrderWorkflow:
             )
         )
         now = workflow.now()
-        validation_event = OrderValidationV1(
-            EventID=validation_event_id(order.order_id, workflow.info().first_execution_run_id),
-            OrderID=order.order_id,
-            ShipFromLocationID=outcome.ship_from_location_id,
-            Valid=outcome.valid,
-            Errors=list(outcome.issues),
-            ValidatedAt=now,
-            CorrelationID=order.correlation_id,
-            MessageID=order.message_id,
+        validation_event = self._validation_event(
+            outcome,
+            validation_event_id(order.order_id, workflow.info().first_execution_run_id),
+            now,
         )
         if not outcome.valid or outcome.ship_from_location_id is None:
             await self._reject(outcome, validation_event)
@@ -220,7 +285,8 @@ class OrderWorkflow:
         return state
 
     def _open_latency(self, persisted_at: datetime | None) -> timedelta | None:
-        """Kafka record timestamp -> persisted (both wall clocks, read outside this code)."""
+        """Kafka record timestamp -> persisted (or, in one step, published): both wall clocks,
+        read outside this code."""
         origin = self._input.origin
         if persisted_at is None or origin is None or origin.timestamp_ms is None:
             return None

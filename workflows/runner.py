@@ -1,14 +1,18 @@
 """The workflow runner every worker and replayer of ``OrderWorkflow`` uses.
 
-The sandbox stays on (it catches non-deterministic calls such as ``datetime.now()`` in workflow
-code). Modules that are pure data and are imported on every run are passed through, so they
-are loaded once per process instead of once per workflow run.
+Workers run the workflow **without the sandbox** (``off``, the default): the sandbox re-creates
+the workflow's module world for every run, which was the largest share of a worker's CPU per
+order (docs/decisions/0009-workflow-sandbox-off.md). Determinism is checked another way, in CI:
 
-``sandbox`` (``ORDERFLOW_WORKER__SANDBOX``) exists so the pipeline benchmark can measure the
-alternatives on real worker processes: ``listed`` (the default, described above), ``default``
-(the SDK's restrictions with nothing extra passed through: the naive design), ``passthrough``
-(every module passed through) and ``off`` (no sandbox: determinism must then be checked some
-other way, e.g. by replaying every path in CI).
+* every committed history of every release replays with the production runner *and* with the
+  SDK's default sandbox (``tests/unit/test_workflow_replay.py``), so a restricted call on any
+  recorded path fails the suite;
+* a lint of the workflow package (``tests/unit/test_workflow_determinism.py``) refuses imports of
+  I/O libraries and calls of clocks, randomness and sleeps outside ``workflow.*``.
+
+The other modes remain for benchmarks and that replay: ``listed`` (sandbox, with the pure-data
+modules of :data:`PASSTHROUGH_MODULES` loaded once per process), ``default`` (the SDK's
+restrictions: the naive design) and ``passthrough`` (sandbox, every module passed through).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ PASSTHROUGH_MODULES: tuple[str, ...] = (
 SANDBOX_MODES: tuple[str, ...] = ("listed", "default", "passthrough", "off")
 
 
-def order_workflow_runner(sandbox: str = "listed") -> WorkflowRunner:
+def order_workflow_runner(sandbox: str = "off") -> WorkflowRunner:
     """The runner for ``sandbox`` (one of :data:`SANDBOX_MODES`)."""
     default = SandboxRestrictions.default
     if sandbox == "off":

@@ -156,7 +156,7 @@ async def test_a_record_is_one_trace_from_the_bridge_to_sql_and_publish(
 
     topic = await private_topic(kafka_bootstrap)
     order_id = unique_order_id("TRACE")
-    opened = f"RunActivity:{names.PUBLISH_STATUS_EVENT}"
+    opened = f"RunActivity:{names.OPEN_ORDER}"
 
     async def order_is_open() -> None:
         assert any(span.name == opened for span in exporter.get_finished_spans())
@@ -198,40 +198,28 @@ async def test_a_record_is_one_trace_from_the_bridge_to_sql_and_publish(
     run = _one(in_trace, "RunWorkflow:OrderWorkflow")
     assert _parent_id(run) == _span_id(start)
 
-    activity_runs = {
-        name: _one(in_trace, f"RunActivity:{name}")
-        for name in (
-            names.VALIDATE_ORDER,
-            names.PERSIST_NEW_ORDER,
-            names.PUBLISH_VALIDATION_RESULT,
-            names.PUBLISH_STATUS_EVENT,
-        )
-    }
-    for name, activity_run in activity_runs.items():
-        # Scheduled by the workflow (a local activity), run under its "StartActivity" span.
-        scheduled = next(s for s in in_trace if _span_id(s) == _parent_id(activity_run))
-        assert scheduled.name == f"StartActivity:{name}"
+    # The path to Open is one local activity, scheduled by the workflow and run under its
+    # "StartActivity" span; its SQL statements and both publishes are its children.
+    open_run = _one(in_trace, f"RunActivity:{names.OPEN_ORDER}")
+    scheduled = next(s for s in in_trace if _span_id(s) == _parent_id(open_run))
+    assert scheduled.name == f"StartActivity:{names.OPEN_ORDER}"
 
-    persist = activity_runs[names.PERSIST_NEW_ORDER]
     sql = [
         span
         for span in in_trace
         if span.instrumentation_scope is not None
         and span.instrumentation_scope.name == SQL_SCOPE
-        and _parent_id(span) == _span_id(persist)
+        and _parent_id(span) == _span_id(open_run)
     ]
-    assert sql, "no SQL span under the persist activity"
+    assert sql, "no SQL span under the opening activity"
     assert any(
         "INSERT INTO orders" in str((s.attributes or {}).get("db.statement", "")) for s in sql
     )
 
-    for topic_name, activity_name in (
-        (ORDER_VALIDATION_V1, names.PUBLISH_VALIDATION_RESULT),
-        (ORDER_STATUS_V1, names.PUBLISH_STATUS_EVENT),
-    ):
+    for topic_name in (ORDER_VALIDATION_V1, ORDER_STATUS_V1):
         publish = _one(in_trace, f"{topic_name} publish")
         assert publish.kind is SpanKind.PRODUCER
-        assert _parent_id(publish) == _span_id(activity_runs[activity_name])
+        assert _parent_id(publish) == _span_id(open_run)
         # The published event carries the trace on: its traceparent is the publish span.
         (event,) = await _events_of(kafka_bootstrap, topic_name, order_id)
         expected = f"00-{trace_id:032x}-{_span_id(publish):016x}-01"

@@ -1,10 +1,10 @@
-"""What a database error may say once it leaves an activity (workers.activity_errors)."""
+"""What a database error may say once it leaves an activity (db.errors.redacted_message)."""
 
 from __future__ import annotations
 
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from workers.activity_errors import WITHHELD, redacted_message
+from db.errors import WITHHELD, redacted_message
 
 
 class DriverError(Exception):

@@ -38,13 +38,20 @@ def _load(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(f"order-replay-{path.stem}", path.read_text())
 
 
+# The production runner (no sandbox), and the SDK's default sandbox: workers run without it
+# for their CPU's sake, so replaying every recorded path inside it here is what catches a
+# non-deterministic call (a clock, randomness, I/O) on those paths.
+RUNNERS = ("off", "default")
+
+
+@pytest.mark.parametrize("sandbox", RUNNERS)
 @pytest.mark.parametrize("path", _history_files(), ids=lambda p: f"{p.parent.name}/{p.stem}")
-async def test_committed_history_replays_without_nondeterminism(path: Path) -> None:
+async def test_committed_history_replays_without_nondeterminism(path: Path, sandbox: str) -> None:
     history = _load(path)
     replayer = Replayer(
         workflows=[OrderWorkflow],
         data_converter=pydantic_data_converter,
-        workflow_runner=order_workflow_runner(),
+        workflow_runner=order_workflow_runner(sandbox),
     )
 
     result = await replayer.replay_workflow(history)
