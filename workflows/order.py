@@ -3,14 +3,15 @@ writer from the moment the bridge starts it until the order can no longer change
 
 Lifecycle
 ---------
-1. **Validate** (activity, the contract's full validation). Invalid: publish
+1. **Open** in one local activity (``open_order``, since release 0.2.0): validate the message
+   (the contract's full validation), persist the order, its lines and the first history row
+   (status 1000), and publish ``order.validation.v1`` (``Valid=true``) and the
+   ``order.status.v1`` Open event (``EventID`` ``{OrderID}:1000:1``). Invalid: publish
    ``order.validation.v1`` with ``Valid=false`` and every issue, write the original message to
    ``order.create.v1.dlq`` (stage ``VALIDATE``), fail with ``ApplicationError`` of type
-   ``OrderValidationFailed`` (non-retryable).
-2. **Persist** (activity): order, lines and the first history row with status 1000 Open.
-3. **Publish** ``order.validation.v1`` (``Valid=true``) and the ``order.status.v1`` Open event
-   (``EventID`` ``{OrderID}:1000:1``), concurrently.
-4. **Open**: the workflow stays running as the order's durable record. The ``change_status``
+   ``OrderValidationFailed`` (non-retryable). Orders started before 0.2.0 (and
+   ``options.open_in_one_step=False``) take the same steps as one activity call each.
+2. **Open**: the workflow stays running as the order's durable record. The ``change_status``
    update moves it along the contract's transition table: refused transitions are rejected in
    the validator and never reach history; accepted ones are persisted (compare-and-set), then
    published (``EventID`` ``{OrderID}:{ToStatus}:{sequence}``), and the search attributes and
@@ -22,11 +23,11 @@ Guarantees
 ----------
 * Every activity is idempotent (upsert, compare-and-set, deterministic ``EventID``s built here
   from workflow time), so at-least-once execution never creates a second row or a new event.
-* Transient failures of steps 2-3 are retried with exponential backoff under the retry budget
-  in ``input.options`` (the starter copies ``ORDERFLOW_WORKER__ACTIVITY_*`` and
-  ``ORDERFLOW_WORKER__RETURN_WINDOW_DAYS`` into it, because workflow code can't read settings;
-  an order keeps the values it started with). When the budget is spent, or the database refuses
-  the order, the original message goes to the DLQ (stage ``PERSIST``/``PUBLISH``) and the
+* Transient failures of the opening are retried with exponential backoff under the retry budget
+  in ``input.options`` (the starter copies ``ORDERFLOW_WORKFLOW__*`` into it, because workflow
+  code can't read settings; an order keeps the values it started with). When the budget is
+  spent, or the database refuses the order, the original message goes to the DLQ (stage
+  ``PERSIST``/``PUBLISH``, the step that failed) and the
   workflow fails (type ``RetryBudgetExhausted`` or the refusal's type) - Failed in the Web UI,
   and re-drivable because the ID reuse policy allows a new run after a failed one.
 * If a status change is persisted but its event cannot be published within the budget, the
@@ -38,21 +39,10 @@ Guarantees
 * Continue-as-new when the server suggests it (or after ``continue_as_new_after_events``),
   only between updates; the state travels in ``input.resume``.
 
-Design choice: local activities, sandbox on
---------------------------------------------
-The steps take milliseconds, run in the worker that runs the workflow and are idempotent, so
-they are local activities by default: the whole path to Open fits in one workflow task. The
-Temporal server - the bottleneck (it persists every transition) - then does a quarter of the
-work: ``benchmarks/workflow_throughput.py`` measured 3 state transitions and 9 history events
-per order, against 13 and 26 for three regular activities, and 30-40 % more orders per
-second on the same machine. The price: retries are driven by the worker (backoffs beyond a
-minute become durable timers) and a worker crash repeats the steps of the current workflow
-task - harmless because they are idempotent. ``options.local_activities=False`` runs them as
-regular activities instead (e.g. on a separate activity worker pool).
-
-The workflow sandbox stays on although it costs worker CPU (an unsandboxed runner was faster
-again in the benchmark): it catches non-deterministic calls before they reach production, and
-worker CPU scales out with more workers while the server's transitions do not.
+Design choices
+--------------
+Local activities (docs/decisions/0001), the path to Open as one of them (0010), and workers
+without the sandbox, determinism being checked by replay and a lint in CI (0009).
 
 Logging uses ``workflow.logger`` (silent while replaying), with ``order_id`` and
 ``correlation_id`` in ``extra``; the activities log through structlog with the same keys.
