@@ -56,10 +56,21 @@ class OrderWorkflowOptions(_Frozen):
     # Local activities (default) or regular ones: docs/decisions/0001-local-activities.md.
     local_activities: bool = True
     # The path to Open as one activity call (validate, persist, publish: the default since
-    # release 0.2.0) or one call per step: docs/decisions/0010-open-in-one-step.md.
+    # release 0.2.0) or one call per step: docs/decisions/0010-open-in-one-step.md. Read it
+    # through opens_in_one_step().
     open_in_one_step: bool = True
     # Continue-as-new after this many history events, besides the server's own suggestion.
     continue_as_new_after_events: int | None = Field(default=None, ge=10)
+
+    def opens_in_one_step(self) -> bool:
+        """Whether this order takes the path to Open in one activity call.
+
+        An input written by a release before 0.2.0 has no ``open_in_one_step`` field: its order
+        opens step by step, as it did when it started, so its history replays. Keying the
+        behaviour on the order's immutable input (instead of ``workflow.patched``) costs no
+        patch marker and no ``TemporalChangeVersion`` search-attribute upsert per order.
+        """
+        return self.open_in_one_step and "open_in_one_step" in self.model_fields_set
 
 
 class OrderState(_Frozen):

@@ -119,8 +119,6 @@ WORKFLOW_BUG_TYPES: tuple[type[BaseException], ...] = (
     ValueError,
 )
 
-# The patch that took the path to Open into one local activity (release 0.2.0).
-OPEN_IN_ONE_STEP = "open-in-one-step"
 
 
 @workflow.defn(name=WORKFLOW_TYPE, failure_exception_types=list(WORKFLOW_BUG_TYPES))
@@ -156,8 +154,8 @@ class OrderWorkflow:
             raise
 
     async def _open(self) -> OrderState:
-        # Orders started before release 0.2.0 replay without the patch marker: their steps.
-        if self._input.options.open_in_one_step and workflow.patched(OPEN_IN_ONE_STEP):
+        # Orders started before release 0.2.0 carry no such option: they replay their steps.
+        if self._input.options.opens_in_one_step():
             return await self._open_in_one_step()
         return await self._open_in_steps()
 
