@@ -23,13 +23,15 @@ def engine_from(
     application_name: str,
     pool_size: int | None = None,
     metrics_registry: CollectorRegistry | None = None,
+    pre_ping: bool = True,
 ) -> AsyncEngine:
     """An asyncpg engine sized by the settings (``pool_size`` overrides them for one-shot
     commands that need a single connection).
 
     ``metrics_registry``: export the engine's pool there (``orderflow_db_pool_*``); the
     long-running processes pass theirs, once per process (a registry takes one collector of a
-    name).
+    name). ``pre_ping``: test each pooled connection before use (a round trip per checkout);
+    the worker turns it off, since an activity that meets a dead connection is retried anyway.
     """
     max_overflow = database.max_overflow if pool_size is None else 0
     metrics = PoolMetrics(max_overflow=max_overflow) if metrics_registry is not None else None
@@ -41,6 +43,7 @@ def engine_from(
         statement_cache=database.statement_cache,
         echo=database.echo,
         application_name=application_name,
+        pool_pre_ping=pre_ping,
         on_pool_timeout=None if metrics is None else metrics.count_timeout,
     )
     if metrics is not None and metrics_registry is not None:

@@ -144,7 +144,12 @@ async def run_worker(settings: Settings, *, tracer_provider: TracerProvider | No
     probe_socket = listen(http.http_host, http.http_port)  # a taken port fails before anything
     register_process_metrics(REGISTRY, component="worker", build_id=settings.worker.build_id)
     engine = engine_from(
-        settings.database, application_name="orderflow-worker", metrics_registry=REGISTRY
+        settings.database,
+        application_name="orderflow-worker",
+        metrics_registry=REGISTRY,
+        # A dead pooled connection fails one activity attempt, which Temporal retries: not worth
+        # a round trip on every checkout.
+        pre_ping=False,
     )
     if tracer_provider is not None:
         trace_database(engine, tracer_provider)

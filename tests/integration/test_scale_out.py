@@ -173,6 +173,8 @@ async def components(
         "ORDERFLOW_TELEMETRY__LOG_FORMAT": "json",
         "ORDERFLOW_BRIDGE__BACKOFF_MAX_S": "2",
         "ORDERFLOW_CODEC__ENABLED": "false",
+        # Each bridge logs every start at DEBUG: the test reads those lines.
+        "ORDERFLOW_TELEMETRY__LOG_LEVEL": "DEBUG",
     }
     workers = [Component("worker", n, env, tmp_path) for n in (1, 2)]
     bridges = [Component("bridge", n, env, tmp_path) for n in (1, 2)]
