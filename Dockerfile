@@ -43,6 +43,7 @@ COPY config/ config/
 COPY provisioning/ provisioning/
 COPY probes/ probes/
 COPY codec/ codec/
+COPY loadgen/ loadgen/
 COPY orderflow/ orderflow/
 COPY migrations/ migrations/
 # The app itself: a wheel built with the locked backend, installed without dependencies (the
