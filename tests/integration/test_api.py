@@ -41,7 +41,8 @@ from tests.helpers.waiting import eventually
 pytestmark = pytest.mark.integration
 
 
-TOKEN = "test-token-" + uuid.uuid4().hex
+# Fixed (not random): test IDs are built from it, and parallel workers must collect the same IDs.
+TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
