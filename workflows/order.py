@@ -120,7 +120,6 @@ WORKFLOW_BUG_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
-
 @workflow.defn(name=WORKFLOW_TYPE, failure_exception_types=list(WORKFLOW_BUG_TYPES))
 class OrderWorkflow:
     @workflow.init
