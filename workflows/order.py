@@ -180,8 +180,16 @@ class OrderWorkflow:
         location = outcome.ship_from_location_id
         if not outcome.valid or location is None or opened.status_code is None:
             await self._reject(outcome, self._validation_event(outcome, event_id, now))
+        state = self._show_opened(opened.status_code, location, outcome, now)
+        self._count_opened(newly_stored=opened.created, at=opened.opened_at)
+        return state
+
+    def _show_opened(
+        self, status: int, location: str, outcome: ValidationOutcome, now: datetime
+    ) -> OrderState:
+        """The state of a just-stored order, shown to operators (search attributes included)."""
         state = OrderState(
-            status=opened.status_code,
+            status=status,
             sequence=1,
             ship_from_location_id=location,
             status_changed_at=now,
@@ -189,10 +197,12 @@ class OrderWorkflow:
             order_total=outcome.order_total,
         )
         self._show(state, search_attributes=True)
-        self._log(logging.INFO, "order open", newly_stored=opened.created)
-        self._metrics.opened(self._open_latency(opened.opened_at))
-        self._metrics.status_changed(INITIAL_STATUS)
         return state
+
+    def _count_opened(self, *, newly_stored: bool, at: datetime | None) -> None:
+        self._log(logging.INFO, "order open", newly_stored=newly_stored)
+        self._metrics.opened(self._open_latency(at))
+        self._metrics.status_changed(INITIAL_STATUS)
 
     def _validation_event(
         self, outcome: ValidationOutcome, event_id: str, at: datetime
@@ -239,15 +249,7 @@ class OrderWorkflow:
             )
         except ACTIVITY_FAILURES as err:
             await self._fail(DlqStage.PERSIST, err)
-        state = OrderState(
-            status=persisted.status_code,
-            sequence=1,
-            ship_from_location_id=location,
-            status_changed_at=now,
-            line_count=outcome.line_count,
-            order_total=outcome.order_total,
-        )
-        self._show(state, search_attributes=True)
+        state = self._show_opened(persisted.status_code, location, outcome, now)
         open_event = OrderStatusChangedV1(
             EventID=status_event_id(order.order_id, INITIAL_STATUS, 1),
             OrderID=order.order_id,
@@ -266,9 +268,7 @@ class OrderWorkflow:
             )
         except ACTIVITY_FAILURES as err:
             await self._fail(DlqStage.PUBLISH, err)
-        self._log(logging.INFO, "order open", newly_stored=persisted.created)
-        self._metrics.opened(self._open_latency(persisted.persisted_at))
-        self._metrics.status_changed(INITIAL_STATUS)
+        self._count_opened(newly_stored=persisted.created, at=persisted.persisted_at)
         return state
 
     def _open_latency(self, persisted_at: datetime | None) -> timedelta | None:
