@@ -31,10 +31,8 @@ from activities.publishing import PublishingActivities
 from activities.steps import in_stage
 from activities.validation import validation_outcome
 from contracts.dlq import DlqStage
-from contracts.events import WORKFLOW_SOURCE, OrderStatusChangedV1, OrderValidationV1
-from contracts.ids import status_event_id
+from contracts.events import opened_status_event, validation_result_event
 from contracts.order_create_v1.validation import parse_order
-from contracts.status import INITIAL_STATUS, status_name
 from contracts.topics import ORDER_STATUS_V1, ORDER_VALIDATION_V1
 
 
@@ -60,26 +58,15 @@ class OpeningActivities:
             self._persistence.store_new_order(checked, request.order_id, request.correlation_id),
         )
         location = outcome.ship_from_location_id
-        validation = OrderValidationV1(
-            EventID=request.validation_event_id,
-            OrderID=request.order_id,
-            ShipFromLocationID=location,
-            Valid=True,
-            Errors=[],
-            ValidatedAt=request.opened_at,
-            CorrelationID=request.correlation_id,
-            MessageID=request.message_id,
+        validation = validation_result_event(
+            outcome,
+            event_id=request.validation_event_id,
+            at=request.opened_at,
+            correlation_id=request.correlation_id,
+            message_id=request.message_id,
         )
-        opened = OrderStatusChangedV1(
-            EventID=status_event_id(request.order_id, INITIAL_STATUS, 1),
-            OrderID=request.order_id,
-            ShipFromLocationID=location,
-            FromStatus=None,
-            ToStatus=INITIAL_STATUS,
-            StatusName=status_name(INITIAL_STATUS),
-            OccurredAt=request.opened_at,
-            CorrelationID=request.correlation_id,
-            Source=WORKFLOW_SOURCE,
+        opened = opened_status_event(
+            request.order_id, location, request.opened_at, request.correlation_id
         )
         await in_stage(
             DlqStage.PUBLISH,

@@ -79,10 +79,11 @@ with workflow.unsafe.imports_passed_through():
         RETRY_BUDGET_EXHAUSTED,
     )
     from contracts.events import (
-        WORKFLOW_SOURCE,
         OrderStatusChangedV1,
         OrderValidationV1,
         event_key,
+        opened_status_event,
+        validation_result_event,
     )
     from contracts.ids import status_event_id, validation_event_id
     from contracts.status import INITIAL_STATUS, STATUS_NAMES, OrderStatus, transition_refusal
@@ -208,15 +209,12 @@ class OrderWorkflow:
         self, outcome: ValidationOutcome, event_id: str, at: datetime
     ) -> OrderValidationV1:
         order = self._input
-        return OrderValidationV1(
-            EventID=event_id,
-            OrderID=order.order_id,
-            ShipFromLocationID=outcome.ship_from_location_id,
-            Valid=outcome.valid,
-            Errors=list(outcome.issues),
-            ValidatedAt=at,
-            CorrelationID=order.correlation_id,
-            MessageID=order.message_id,
+        return validation_result_event(
+            outcome,
+            event_id=event_id,
+            at=at,
+            correlation_id=order.correlation_id,
+            message_id=order.message_id,
         )
 
     async def _open_in_steps(self) -> OrderState:
@@ -250,17 +248,7 @@ class OrderWorkflow:
         except ACTIVITY_FAILURES as err:
             await self._fail(DlqStage.PERSIST, err)
         state = self._show_opened(persisted.status_code, location, outcome, now)
-        open_event = OrderStatusChangedV1(
-            EventID=status_event_id(order.order_id, INITIAL_STATUS, 1),
-            OrderID=order.order_id,
-            ShipFromLocationID=location,
-            FromStatus=None,
-            ToStatus=INITIAL_STATUS,
-            StatusName=INITIAL_STATUS.display_name,
-            OccurredAt=now,
-            CorrelationID=order.correlation_id,
-            Source=WORKFLOW_SOURCE,
-        )
+        open_event = opened_status_event(order.order_id, location, now, order.correlation_id)
         try:
             await asyncio.gather(
                 self._calls.publish_validation_result(validation_event),
