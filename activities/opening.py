@@ -31,9 +31,32 @@ from activities.publishing import PublishingActivities
 from activities.steps import in_stage
 from activities.validation import validation_outcome
 from contracts.dlq import DlqStage
-from contracts.events import opened_status_event, validation_result_event
+from contracts.events import (
+    OrderStatusChangedV1,
+    OrderValidationV1,
+    opened_status_event,
+    validation_result_event,
+)
 from contracts.order_create_v1.validation import parse_order
 from contracts.topics import ORDER_STATUS_V1, ORDER_VALIDATION_V1
+from contracts.workflow_io import ValidationOutcome
+
+
+def opening_events(
+    request: OpenOrderInput, ship_from_location_id: str, outcome: ValidationOutcome
+) -> tuple[OrderValidationV1, OrderStatusChangedV1]:
+    """The two events a valid order's opening publishes: its validation result and Open."""
+    validation = validation_result_event(
+        outcome,
+        event_id=request.validation_event_id,
+        at=request.opened_at,
+        correlation_id=request.correlation_id,
+        message_id=request.message_id,
+    )
+    opened = opened_status_event(
+        request.order_id, ship_from_location_id, request.opened_at, request.correlation_id
+    )
+    return validation, opened
 
 
 class OpeningActivities:
@@ -57,17 +80,7 @@ class OpeningActivities:
             DlqStage.PERSIST,
             self._persistence.store_new_order(checked, request.order_id, request.correlation_id),
         )
-        location = outcome.ship_from_location_id
-        validation = validation_result_event(
-            outcome,
-            event_id=request.validation_event_id,
-            at=request.opened_at,
-            correlation_id=request.correlation_id,
-            message_id=request.message_id,
-        )
-        opened = opened_status_event(
-            request.order_id, location, request.opened_at, request.correlation_id
-        )
+        validation, opened = opening_events(request, outcome.ship_from_location_id, outcome)
         await in_stage(
             DlqStage.PUBLISH,
             asyncio.gather(
