@@ -381,7 +381,11 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "reference": lambda *arguments: RUNTIME,
     "listKeys": lambda *arguments: RUNTIME,
     "environment": lambda: {"suffixes": {"keyvaultDns": ".vault.azure.net"}},
-    "subscription": lambda: {"subscriptionId": "subscription", "tenantId": "tenant"},
+    # Shaped like the real values (GUIDs), so schema checks of evaluated resources accept them.
+    "subscription": lambda: {
+        "subscriptionId": "00000000-0000-0000-0000-00000000005b",
+        "tenantId": "00000000-0000-0000-0000-00000000007e",
+    },
     "resourceGroup": lambda: {
         "id": "/resourceGroup",
         "name": "resourceGroup",

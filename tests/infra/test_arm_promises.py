@@ -422,6 +422,14 @@ def test_apps_probe_their_health_endpoints_on_their_ports(environment: str):
         container = at(context, app, "properties.template.containers.0")
         assert container["command"] == ["orderflow"]
         assert container["args"] == [key]
+        # Container Apps allows failureThreshold 1-10 (and initialDelaySeconds up to 60); the
+        # start-up budget stays about two minutes (migrations run in the setup job, not here).
+        startup = next(p for p in container["probes"] if p["type"] == "Startup")
+        assert all(1 <= p.get("failureThreshold", 3) <= 10 for p in container["probes"])
+        budget = (
+            startup["initialDelaySeconds"] + startup["periodSeconds"] * startup["failureThreshold"]
+        )
+        assert budget >= 120
         probes = {p["type"]: p["httpGet"] for p in container["probes"]}
         assert probes == {
             "Startup": {"path": "/health/live", "port": APP_PORTS[key]},
