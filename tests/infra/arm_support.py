@@ -12,6 +12,7 @@ a test can never mistake a deployment-time value for a checked one. An unknown f
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import re
@@ -339,6 +340,14 @@ def _create_object(*pairs: Any) -> dict[str, Any]:
     return {pairs[i]: pairs[i + 1] for i in range(0, len(pairs), 2)}
 
 
+def _unique_string(*parts: Any) -> str:
+    """A stand-in for ARM's uniqueString: 13 characters of [a-z0-9], deterministic in its inputs
+    (Azure's hash differs; the tests need the shape and the determinism, not the value)."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    return "".join(alphabet[byte % 32] for byte in digest[:13])
+
+
 def _string(value: Any) -> str:
     if isinstance(value, bool):
         return "True" if value else "False"
@@ -376,6 +385,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "parseCidr": _parse_cidr,
     "resourceId": _resource_id,
     "subscriptionResourceId": _resource_id,
+    "uniqueString": _unique_string,
     "guid": lambda *parts: "guid(" + ",".join(map(str, parts)) + ")",
     "uriComponent": str,
     "reference": lambda *arguments: RUNTIME,
@@ -405,7 +415,8 @@ DEPLOY_TIME_VALUES: dict[str, Any] = {
     "codecKeys": '{"k1": "key"}',
     "apiToken": "token",
     "tlsCertificatePfx": "pfx",
-    "imageReference": "registry.example/orderflow@sha256:0",
+    "imageDigest": "sha256:" + "ab" * 32,
+    "githubRunnerToken": "github-token",
     "buildId": "1.0.0",
 }
 

@@ -109,7 +109,7 @@ def test_deploy_time_parameters_are_the_secrets_and_the_image():
     secrets = {n for n, s in main.items() if s["type"].lower().startswith("secure")}
     assert {n for n, s in main.items() if _deploy_time(s) == "secret-store"} == secrets
     assert {n for n, s in main.items() if _deploy_time(s) == "pipeline"} == {
-        "imageReference",
+        "imageDigest",
         "buildId",
     }
     assert secrets == {
@@ -119,6 +119,7 @@ def test_deploy_time_parameters_are_the_secrets_and_the_image():
         "codecKeys",
         "apiToken",
         "tlsCertificatePfx",
+        "githubRunnerToken",
     }
 
 

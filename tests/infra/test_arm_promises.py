@@ -8,6 +8,7 @@ templates use for these values) and the assertions read the resulting resource p
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from tests.infra.arm_support import (
     load,
     main_context,
     module_context,
+    module_contexts,
     only_resource,
     parameter_values,
     resources,
@@ -62,10 +64,13 @@ UNTAGGABLE = {
     "Microsoft.EventHub/namespaces/authorizationRules",
     "Microsoft.Network/privateDnsZones/A",
     "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+    "Microsoft.Authorization/roleDefinitions",
+    "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
+    "Microsoft.Cache/redisEnterprise/databases",
 }
 DATA_SERVICES = {
     "Microsoft.DBforPostgreSQL/flexibleServers": "postgresqlServer",
-    "Microsoft.Cache/redis": "redisCache",
+    "Microsoft.Cache/redisEnterprise": "redisEnterprise",
     "Microsoft.EventHub/namespaces": "namespace",
     "Microsoft.KeyVault/vaults": "vault",
     "Microsoft.ContainerRegistry/registries": "registry",
@@ -93,32 +98,63 @@ def app_contexts(environment: str, **overrides: Any) -> dict[str, tuple[Context,
 # --- naming and tags --------------------------------------------------------------------------
 
 
+# Names Azure requires to be unique across all customers: they carry a suffix of the
+# subscription, the resource group and nameSeed, so two deployments never collide and a teardown
+# can move to new names (a purge-protected Key Vault keeps its name for 90 days).
+GLOBAL_NAMES = ("keyVault", "registry", "postgres", "eventHubs", "redis", "grafana")
+
+
+def all_names(names: dict[str, Any]) -> list[str]:
+    flat = [v for v in names.values() if isinstance(v, str)]
+    return flat + [v for group in names.values() if isinstance(group, dict) for v in group.values()]
+
+
 @environments
 def test_names_follow_the_convention(environment: str):
     names = main_context(environment).variable("names")
     prefix = f"orderflow-{environment}-weu"
+    short = f"orderflow{ {'dev': 'dev', 'staging': 'stg', 'prod': 'prd'}[environment] }weu"
     assert names["resourceGroup"] == f"{prefix}-rg"
     assert names["api"] == f"{prefix}-api"
     assert names["worker"] == f"{prefix}-worker"
     assert names["bridge"] == f"{prefix}-bridge"
     assert names["setup"] == f"{prefix}-setup"
+    assert names["runner"] == f"{prefix}-runner"
     assert names["containerAppsEnvironment"] == f"{prefix}-cae"
-    assert names["postgres"] == f"{prefix}-pg"
-    assert names["keyVault"] == f"{prefix}-kv"
-    assert names["eventHubs"] == f"{prefix}-evh"
-    assert names["registry"] == f"orderflow{environment}weuacr"
-    flat = [v for v in names.values() if isinstance(v, str)] + [
-        v for group in names.values() if isinstance(group, dict) for v in group.values()
-    ]
-    derived = [v for v in flat if v not in ("orderflow",)]
-    assert all(v.startswith((prefix, prefix.replace("-", ""))) for v in derived)
+    suffix = main_context(environment).variable("nameSuffix")
+    assert re.fullmatch(r"[a-z0-9]{6}", suffix)
+    assert names["postgres"] == f"{prefix}-pg-{suffix}"
+    assert names["eventHubs"] == f"{prefix}-evh-{suffix}"
+    assert names["redis"] == f"{prefix}-redis-{suffix}"
+    assert names["keyVault"] == f"{short}kv{suffix}"
+    assert names["registry"] == f"{short}acr{suffix}"
+    assert names["grafana"] == f"{short}g{suffix}"
+    derived = [v for v in all_names(names) if v != "orderflow"]
+    assert all(v.startswith((prefix, short)) for v in derived)
+    flat = all_names(names)
     assert len(set(flat)) == len(flat) - 1  # database and schema group share "orderflow"
-    # Azure's length limits, tightest in staging.
-    assert len(names["keyVault"]) <= 24
-    assert 2 <= len(names["grafana"]) <= 23
-    assert names["registry"].isalnum()
-    assert len(names["registry"]) <= 50
-    for key in ("api", "worker", "bridge", "setup", "containerAppsEnvironment"):
+
+
+@pytest.mark.parametrize("location", ["westeurope", "eastus2"])
+@environments
+def test_globally_unique_names_carry_the_suffix_and_fit_azures_limits(
+    environment: str, location: str
+):
+    names = main_context(environment, location=location).variable("names")
+    seeded = main_context(environment, location=location, nameSeed="2").variable("names")
+    for key in GLOBAL_NAMES:
+        assert names[key] != seeded[key], f"{key}: nameSeed gives a new name"
+    local = set(all_names(names)) - {names[k] for k in GLOBAL_NAMES}
+    assert local == set(all_names(seeded)) - {seeded[k] for k in GLOBAL_NAMES}
+    # Azure's limits, at the longest region code the template knows.
+    assert re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", names["keyVault"])
+    assert re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{0,21}[a-zA-Z0-9]", names["grafana"])
+    assert re.fullmatch(r"[a-zA-Z0-9]{5,50}", names["registry"])
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", names["postgres"])
+    assert re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{4,48}[a-zA-Z0-9]", names["eventHubs"])
+    assert re.fullmatch(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*", names["redis"])
+    assert len(names["redis"]) <= 60
+    for key in ("api", "worker", "bridge", "setup", "runner", "containerAppsEnvironment"):
         assert len(names[key]) <= 32
         assert names[key] == names[key].lower()
 
@@ -189,21 +225,21 @@ def test_database_urls_go_through_pgbouncer_except_for_migrations():
 
 
 @environments
-def test_redis_premium_clustered_tls_only_private(environment: str):
+def test_redis_is_azure_managed_redis_clustered_tls_only_private(environment: str):
+    """Azure Cache for Redis (Basic/Standard/Premium) is being retired; its successor is Azure
+    Managed Redis, the redisEnterprise resource type."""
     context = module_context(environment, module("redis"))
-    cache = resource(context, "Microsoft.Cache/redis")
-    assert at(context, cache, "properties.sku") == {
-        "name": "Premium",
-        "family": "P",
-        "capacity": parameter_values(environment)["redisCapacity"],
-    }
-    assert (
-        at(context, cache, "properties.shardCount")
-        == parameter_values(environment)["redisShardCount"]
-    )
-    assert at(context, cache, "properties.enableNonSslPort") is False
+    assert resources_of_type(context.template, "Microsoft.Cache/redis") == []
+    cache = resource(context, "Microsoft.Cache/redisEnterprise")
+    assert at(context, cache, "sku.name") == parameter_values(environment)["redisSkuName"]
     assert at(context, cache, "properties.minimumTlsVersion") == "1.2"
     assert at(context, cache, "properties.publicNetworkAccess") == "Disabled"
+    assert at(context, cache, "properties.highAvailability") == "Enabled"
+    database = resource(context, "Microsoft.Cache/redisEnterprise/databases")
+    assert at(context, database, "name").endswith("/default")
+    assert at(context, database, "properties.clusteringPolicy") == "OSSCluster"
+    assert at(context, database, "properties.clientProtocol") == "Encrypted"
+    assert at(context, database, "properties.accessKeysAuthentication") == "Disabled"
 
 
 @environments
@@ -240,8 +276,14 @@ def test_kafka_access_is_least_privilege_per_app():
     context = module_context("prod", module("eventhubs"))
     rights = {c["name"]: set(c["rights"]) for c in context.parameters["kafkaClients"]}
     # The bridge consumes order.create.v1 and writes its DLQ; the worker only publishes;
-    # setup only verifies topics; the api never talks to Kafka.
-    assert rights == {"bridge": {"Listen", "Send"}, "worker": {"Send"}, "setup": {"Listen"}}
+    # setup only verifies topics; the deploy job's smoke order only sends; the api never talks
+    # to Kafka.
+    assert rights == {
+        "bridge": {"Listen", "Send"},
+        "worker": {"Send"},
+        "setup": {"Listen"},
+        "smoke": {"Send"},
+    }
     main = main_context("prod")
     roles = main.variable("eventHubsRoles")
     grants = {
@@ -255,16 +297,23 @@ def test_kafka_access_is_least_privilege_per_app():
 
 
 @environments
-def test_registry_premium_without_admin_user_and_with_defender(environment: str):
+def test_registry_premium_without_admin_user_and_defender_only_on_request(environment: str):
     context = module_context(environment, module("registry"))
     registry = resource(context, "Microsoft.ContainerRegistry/registries")
     assert at(context, registry, "sku.name") == "Premium"
     assert at(context, registry, "properties.adminUserEnabled") is False
     assert at(context, registry, "properties.anonymousPullEnabled") is False
+    # az acr import into a registry behind a firewall or private endpoint needs the trusted
+    # services bypass (Microsoft: "Import container images", network-restricted registries).
+    assert at(context, registry, "properties.networkRuleBypassOptions") == "AzureServices"
     main = main_context(environment)
     defender = [r for r, path in linked_deployments(main.template) if path.name == "defender.json"]
     assert len(defender) == 1
-    assert main.value(defender[0]["condition"]) is True
+    # A resource-group deployer cannot write subscription-scope resources: off by default.
+    assert main.value(defender[0]["condition"]) is False
+    assert main_context(environment, enableDefenderForContainers=True).value(
+        defender[0]["condition"]
+    )
     assert "subscriptionId" in defender[0]
     assert "resourceGroup" not in defender[0]
     pricing = only_resource(load(module("defender")), "Microsoft.Security/pricings")
@@ -332,7 +381,7 @@ def test_subnets_have_nsgs_ending_in_deny_all_and_do_not_overlap(environment: st
         for nsg in resources_of_type(context.template, "Microsoft.Network/networkSecurityGroups")
     }
     subnets = at(context, vnet, "properties.subnets")
-    assert {s["name"] for s in subnets} == {"appgw", "apps", "private-endpoints"}
+    assert {s["name"] for s in subnets} == {"appgw", "apps", "runners", "private-endpoints"}
     for subnet in subnets:
         nsg_id = subnet["properties"]["networkSecurityGroup"]["id"]
         assert nsg_id.rsplit("/", 1)[1] in nsg_names, subnet["name"]
@@ -356,7 +405,8 @@ def test_subnets_have_nsgs_ending_in_deny_all_and_do_not_overlap(environment: st
                 properties["access"] == "Allow"
                 and properties.get("sourceAddressPrefix") == "Internet"
             ):
-                assert properties["destinationPortRange"] == "443", rule["name"]
+                # 443, and 80 for the listener that only redirects to 443.
+                assert properties["destinationPortRange"] in ("443", "80"), rule["name"]
 
 
 def test_every_data_service_has_a_private_endpoint_and_dns_zone():
@@ -390,7 +440,7 @@ PUBLIC_ACCESS = [
         "properties.publicNetworkAccess",
     ),
     ("registry", "Microsoft.ContainerRegistry/registries", "properties.publicNetworkAccess"),
-    ("redis", "Microsoft.Cache/redis", "properties.publicNetworkAccess"),
+    ("redis", "Microsoft.Cache/redisEnterprise", "properties.publicNetworkAccess"),
 ]
 
 
@@ -409,11 +459,17 @@ def test_no_public_network_access_to_data_services(
 
 
 @environments
-def test_container_apps_environment_is_internal_with_workload_profiles(environment: str):
-    context = module_context(environment, module("containerapps-environment"))
-    cae = resource(context, "Microsoft.App/managedEnvironments")
-    assert at(context, cae, "properties.vnetConfiguration.internal") is True
-    assert at(context, cae, "properties.workloadProfiles")
+def test_container_apps_environments_are_internal_with_workload_profiles(environment: str):
+    """Two environments: the apps', and the GitHub runners' in a subnet of their own."""
+    contexts = module_contexts(environment, module("containerapps-environment"))
+    names = main_context(environment).variable("names")
+    subnets = []
+    for context in contexts:
+        cae = resource(context, "Microsoft.App/managedEnvironments")
+        assert at(context, cae, "properties.vnetConfiguration.internal") is True
+        assert at(context, cae, "properties.workloadProfiles")
+        subnets.append(context.parameters["environmentName"])
+    assert subnets == [names["containerAppsEnvironment"], names["runnersEnvironment"]]
 
 
 @environments
@@ -481,7 +537,7 @@ def test_scale_rules_and_revision_modes(environment: str):
     ingress = at(api_context, app, "properties.configuration.ingress")
     assert ingress["targetPort"] == 8000
     assert ingress["allowInsecure"] is False
-    assert [r["action"] for r in ingress["ipSecurityRestrictions"]] == ["Allow"]
+    assert {r["action"] for r in ingress["ipSecurityRestrictions"]} == {"Allow"}
 
     bridge_context, app = apps["bridge"]
     assert at(bridge_context, app, "properties.configuration.activeRevisionsMode") == "Single"
@@ -574,10 +630,29 @@ def test_application_gateway_waf_owasp_tls_from_key_vault(environment: str):
     )
     gateway = resource(context, "Microsoft.Network/applicationGateways")
     assert at(context, gateway, "properties.sku") == {"name": "WAF_v2", "tier": "WAF_v2"}
-    assert [
-        listener["properties"]["protocol"]
+    listeners = {
+        listener["name"]: listener["properties"]
         for listener in at(context, gateway, "properties.httpListeners")
-    ] == ["Https"]
+    }
+    assert {name: p["protocol"] for name, p in listeners.items()} == {
+        "api-https": "Https",
+        "api-http": "Http",
+    }
+    # Plain HTTP is only ever redirected, permanently, to the HTTPS listener.
+    rules = at(context, gateway, "properties.requestRoutingRules")
+    http_rules = [
+        r["properties"]
+        for r in rules
+        if r["properties"]["httpListener"]["id"].endswith("/api-http")
+    ]
+    (redirect_rule,) = http_rules
+    assert "backendAddressPool" not in redirect_rule
+    (redirect,) = at(context, gateway, "properties.redirectConfigurations")
+    assert redirect_rule["redirectConfiguration"]["id"].endswith(f"/{redirect['name']}")
+    assert redirect["properties"]["redirectType"] == "Permanent"
+    assert redirect["properties"]["targetListener"]["id"].endswith("/httpListeners/api-https")
+    assert redirect["properties"]["includePath"] is True
+    assert redirect["properties"]["includeQueryString"] is True
     assert at(context, gateway, "properties.sslPolicy.policyName") == "AppGwSslPolicy20220101S"
     assert at(context, gateway, "properties.probes.0.properties.path") == "/health/ready"
     certificate = at(context, gateway, "properties.sslCertificates.0.properties.keyVaultSecretId")
@@ -618,12 +693,20 @@ def test_grafana_reads_azure_monitor():
 def test_first_deployment_can_leave_out_the_apps():
     """deployApps=false skips everything that needs the image in the new registry."""
     main = main_context("prod", deployApps=False)
-    skipped = {
-        path.name
-        for r, path in linked_deployments(main.template)
-        if "condition" in r and main.value(r["condition"]) is False
+
+    def skipped(context: Context) -> set[str]:
+        return {
+            path.name
+            for r, path in linked_deployments(context.template)
+            if "condition" in r and context.value(r["condition"]) is False
+        }
+
+    assert skipped(main) - skipped(main_context("prod")) == {
+        "containerapps.json",
+        "runners.json",
+        "appgateway.json",
+        "alerts.json",
     }
-    assert skipped == {"containerapps.json", "appgateway.json", "alerts.json"}
     targets = {t["resourceType"] for t in main.variable("diagnosticTargets")}
     assert "Microsoft.Network/applicationGateways" not in targets
     assert all(
