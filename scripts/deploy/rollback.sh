@@ -5,6 +5,8 @@
 #
 #  1. API: traffic back to the revision labelled `previous` (deploy.sh keeps it active); the
 #     revision rolled back from becomes `previous` in turn, so running this twice rolls forward.
+#     Nothing changes when no revision carries the label (no blue-green deployment yet) or when
+#     traffic is split (a rollout stopped half-way: finish it or move traffic by hand).
 #  2. worker: a new revision with the image of the newest older revision whose image differs
 #     from the current one (the revision history is the record), and that revision's build ID;
 #     once its workers poll, that build ID is Temporal's current version again.
@@ -22,6 +24,7 @@ source "$here/lib.sh"
 [ $# -eq 1 ] || die "usage: $0 ENV"
 env_name=$1
 resource_names "$env_name"
+load_outputs
 if temporal_versioning_enabled; then temporal_login; fi
 
 # previous_release APP: "IMAGE<TAB>BUILD_ID" of the newest revision of APP whose image differs
@@ -47,7 +50,10 @@ if older:
 previous=$(az containerapp ingress traffic show -n "$API" -g "$RG" \
     --query "[?label=='$PREVIOUS_LABEL'].revisionName | [0]" -o tsv)
 [ -n "$previous" ] || die "$API has no revision labelled '$PREVIOUS_LABEL': nothing to roll back to"
-serving=$(serving_revision "$API")
+status=0
+serving=$(serving_revision "$API") || status=$?
+[ "$status" -eq 0 ] || die "$API's traffic is split between revisions: move it by hand"
+[ "$serving" != "$previous" ] || die "$previous (labelled $PREVIOUS_LABEL) already serves"
 az containerapp revision activate -n "$API" -g "$RG" --revision "$previous" >/dev/null
 if [ -n "$serving" ] && [ "$serving" != "$previous" ]; then
     az containerapp ingress traffic set -n "$API" -g "$RG" \

@@ -6,13 +6,14 @@
 # 1. GET BASE_URL/health/ready answers 200 (polled: a new revision needs a moment to start).
 # 2. With DEPLOY_SMOKE_ORDER=true (default in dev and staging, never in prod): one order
 #    through the whole pipeline. `orderflow produce` publishes it to order.create.v1 on Event
-#    Hubs (the connection string read from Key Vault), then the API is polled until the order
-#    is Open (StatusCode 1000). The API token is read from Key Vault too.
+#    Hubs with the Send-only `smoke` rule's connection string (Key Vault), then the API is polled
+#    until the order is Open (StatusCode 1000). The API token is read from Key Vault too.
 #
-# Needs: az (logged in, may read the Key Vault's secrets), curl, python3, and `orderflow` on
-# PATH (or ORDERFLOW_CLI) for the order. Settings: see lib.sh; SMOKE_ORDER_ID fixes the order ID
-# (default smoke-<UTC timestamp>-<random>), DEPLOY_KAFKA_BOOTSTRAP the Event Hubs endpoint
-# (default <namespace>.servicebus.windows.net:9093).
+# The api's ingress admits the gateway's and the runners' subnets only, and Key Vault and Event
+# Hubs are private: this runs on the environment's runner (decision 0016). Needs: az (logged in
+# as the deployer), curl, python3, and `orderflow` on PATH (or ORDERFLOW_CLI) for the order.
+# Settings: see lib.sh; SMOKE_ORDER_ID fixes the order ID (default smoke-<UTC timestamp>-
+# <random>), DEPLOY_KAFKA_BOOTSTRAP the Event Hubs endpoint (default: the ARM output).
 set -euo pipefail
 # shellcheck source=scripts/deploy/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -21,6 +22,7 @@ source "$(dirname "$0")/lib.sh"
 env_name=$1
 base_url=${2%/}
 resource_names "$env_name"
+[ -n "${KEY_VAULT:-}" ] || load_outputs
 
 if [ -z "${DEPLOY_SMOKE_ORDER:-}" ]; then
     case "$env_name" in
@@ -42,10 +44,10 @@ order=$(printf '{"MessageID":"%s","OrderID":"%s","ShipFromLocationID":"SMOKE","O
     "$order_id" "$order_id")
 
 api_token=$(kv_secret "${DEPLOY_KV_API_TOKEN:-api-token}")
-kafka_password=$(kv_secret "${DEPLOY_KV_KAFKA_PASSWORD:-kafka-sasl-password}")
+kafka_password=$(kv_secret "${DEPLOY_KV_KAFKA_PASSWORD:-kafka-sasl-password-smoke}")
 # Settings for this one command only (Event Hubs' Kafka endpoint, DESIGN.md).
 printf '%s' "$order" | env \
-    ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS="${DEPLOY_KAFKA_BOOTSTRAP:-${EVENT_HUBS}.servicebus.windows.net:9093}" \
+    ORDERFLOW_KAFKA__BOOTSTRAP_SERVERS="${DEPLOY_KAFKA_BOOTSTRAP:-$KAFKA_BOOTSTRAP}" \
     ORDERFLOW_KAFKA__SECURITY_PROTOCOL=SASL_SSL \
     ORDERFLOW_KAFKA__SASL_MECHANISM=PLAIN \
     ORDERFLOW_KAFKA__SASL_USERNAME="\$ConnectionString" \
