@@ -6,9 +6,11 @@
 #
 # Base: slim Debian, not Alpine: aiokafka publishes no musllinux wheel, so Alpine would need a C
 # toolchain and an unhashed sdist build (measurement in docs/operations/deployment.md).
-# Pinned by tag here; CI/Renovate pin the digest (python:3.11.16-slim-trixie@sha256:...).
-# Keep the Python minor in step with scripts/lock.sh (PYTHON_VERSION).
-ARG PYTHON_IMAGE=python:3.11.16-slim-trixie
+# Pinned by tag and digest (the multi-platform index): the same bytes on every build. Refresh:
+# Renovate proposes a new digest (.github/renovate.json, docker:pinDigests); by hand, see
+# docs/operations/deployment.md, "Base image". Keep the Python minor in step with
+# scripts/lock.sh (PYTHON_VERSION).
+ARG PYTHON_IMAGE=python:3.11.16-slim-trixie@sha256:be1575ed968de893bd54f4c56315ff7c4736ce522c1bca08fd521731aafc0d76
 
 # ---------------------------------------------------------------------------------------------
 # Build stage: pip + the pinned build backend; builds the app wheel and the runtime venv.

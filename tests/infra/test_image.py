@@ -99,12 +99,40 @@ def test_installs_only_from_the_locks_with_hashes(dockerfile: str) -> None:
 
 
 def test_base_image_python_matches_the_lock(dockerfile: str) -> None:
-    base = re.search(r"^ARG PYTHON_IMAGE=python:(\d+)\.(\d+)\.\d+-slim-\w+$", dockerfile, re.M)
+    base = re.search(r"^ARG PYTHON_IMAGE=python:(\d+)\.(\d+)\.\d+-slim-\w+@", dockerfile, re.M)
     assert base is not None, "base image pinned by full version tag"
     lock_script = (REPO_ROOT / "scripts" / "lock.sh").read_text(encoding="utf-8")
     locked = re.search(r"^PYTHON_VERSION=(\d+)\.(\d+)$", lock_script, re.M)
     assert locked is not None
     assert base.groups() == locked.groups()
+
+
+def test_every_base_image_is_pinned_by_digest(dockerfile: str) -> None:
+    """A tag can be moved; a digest names the same bytes on every build."""
+    runner = (REPO_ROOT / "infra" / "runner" / "Dockerfile").read_text(encoding="utf-8")
+    pinned = re.compile(r"^[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}$")
+    (python_image,) = re.findall(r"^ARG PYTHON_IMAGE=(\S+)$", dockerfile, re.M)
+    assert pinned.match(python_image), python_image
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == ["${PYTHON_IMAGE}"] * 2
+    (runner_base,) = re.findall(r"^FROM (\S+)$", runner, re.M)
+    assert pinned.match(runner_base), runner_base
+    guide = (REPO_ROOT / "docs" / "operations" / "deployment.md").read_text(encoding="utf-8")
+    assert python_image.split("@")[1] in guide, "the refresh section names the current digest"
+
+
+def test_the_runner_image_passes_hadolint() -> None:
+    result = subprocess.run(
+        [
+            tool("hadolint"),
+            "--failure-threshold",
+            "info",
+            str(REPO_ROOT / "infra/runner/Dockerfile"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _copy_sources(dockerfile: str) -> list[str]:
