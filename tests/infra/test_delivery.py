@@ -38,7 +38,7 @@ def workflow(name: str) -> dict[Any, Any]:
 def script_default(name: str, setting: str) -> str:
     """The default a deploy script gives a setting: ``${SETTING:-default}``."""
     text = (DEPLOY_DIR / name).read_text(encoding="utf-8")
-    defaults = set(re.findall(rf"\${{{setting}:-([^}}]+)}}", text))
+    defaults: set[str] = set(re.findall(rf"\${{{setting}:-([^}}]+)}}", text))
     assert len(defaults) == 1, (setting, defaults)
     return defaults.pop()
 
