@@ -20,6 +20,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -99,6 +100,25 @@ def succeeded(result: subprocess.CompletedProcess[str]) -> Recap:
     return recap
 
 
+def local_playbook(
+    path: Path, name: str, *, roles: list[Any] | None = None, tasks: list[Any] | None = None
+) -> Path:
+    """Write a one-play playbook on the controller (local connection, the runner's Python)."""
+    play: dict[str, Any] = {
+        "name": name,
+        "hosts": "localhost",
+        "connection": "local",
+        "gather_facts": False,
+        "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
+    }
+    if roles is not None:
+        play["roles"] = roles
+    if tasks is not None:
+        play["tasks"] = tasks
+    path.write_text(yaml.safe_dump([play]))
+    return path
+
+
 # --------------------------------------------------------------------------- static checks
 
 
@@ -138,23 +158,33 @@ def listed_tasks(playbook: str, *args: str) -> list[str]:
 
 
 def test_provision_steps_run_alone_with_their_tag_after_reading_the_outputs() -> None:
-    deploy = "arm_deployment : Deploy the packed template to {{ arm_deployment_resource_group }}"
+    deploy = "arm_deployment : Deploy the packed template (az deployment group create)"
+    previous = [
+        "Read the outputs of the last deployment",
+        "Keep them as orderflow_previous_outputs",
+    ]
     outputs = "Read the outputs of the ARM deployment"
     everything = listed_tasks("provision.yml")
+    assert everything[:2] == previous  # the suffixed names (Key Vault) before anything else
     assert deploy in everything
     assert everything.index(deploy) < everything.index(outputs)
     for tag, role in [("database", "app_database"), ("grafana", "grafana_dashboards")]:
-        tasks = listed_tasks("provision.yml", "--tags", tag)
+        tasks = listed_tasks("provision.yml", "--tags", tag)[len(previous) :]
         assert tasks[0] == outputs, tag
         assert len(tasks) > 1, tag
         assert all(task.startswith(f"{role} : ") for task in tasks[1:]), tag
-    assert listed_tasks("provision.yml", "--tags", "schemas")[1:] == [
+    assert listed_tasks("provision.yml", "--tags", "schemas")[len(previous) + 1 :] == [
         "schema_registry : Check the inputs",
         "schema_registry : Publish the message schemas to {{ schema_registry_endpoint }}",
     ]
 
 
-def resolved(inventory: str, expression: str, env: dict[str, str] | None = None) -> Any:
+def resolved(
+    inventory: str,
+    expression: str,
+    env: dict[str, str] | None = None,
+    extra_vars: dict[str, Any] | None = None,
+) -> Any:
     """``expression`` templated for the inventory's host, with the playbooks' group_vars."""
     result = subprocess.run(
         [
@@ -162,6 +192,8 @@ def resolved(inventory: str, expression: str, env: dict[str, str] | None = None)
             "all",
             "-i",
             f"inventories/{inventory}",
+            "-e",
+            json.dumps(extra_vars or {}),
             "--playbook-dir",
             ".",
             "-m",
@@ -187,20 +219,22 @@ def resolved(inventory: str, expression: str, env: dict[str, str] | None = None)
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_azure_inventories_resolve_to_the_arm_templates_names(environment: str) -> None:
     names = main_context(environment).variable("names")
-    values = resolved(
-        environment,
+    expression = (
         "{'environment': orderflow_environment, 'resource_group': orderflow_resource_group,"
-        " 'key_vault_url': orderflow_key_vault_url, 'prefix': orderflow_name_prefix,"
-        " 'groups': group_names}",
+        " 'key_vault': orderflow_key_vault_name, 'prefix': orderflow_name_prefix,"
+        " 'groups': group_names}"
     )
+    # The suffixed names come from the last deployment's outputs (none before the first).
+    outputs = {"orderflow_previous_outputs": {"keyVaultName": names["keyVault"]}}
+    values = resolved(environment, expression, extra_vars=outputs)
     assert values == {
         "environment": environment,
         "resource_group": names["resourceGroup"],
-        "key_vault_url": f"https://{names['keyVault']}.vault.azure.net/",
+        "key_vault": names["keyVault"],
         "prefix": names["api"].removesuffix("-api"),
         "groups": ["azure"],
     }
-    assert names["eventHubs"] == f"{values['prefix']}-evh"  # deploy.yml's schema endpoint
+    assert resolved(environment, "orderflow_key_vault_name") == ""
     # Parameters the playbooks read take the parameter file's value, else main.json's default.
     assert resolved(
         environment, "[orderflow_postgres_admin_login, orderflow_temporal_auth_mode]"
@@ -229,9 +263,22 @@ def test_every_deploy_time_secret_comes_from_vault_or_key_vault() -> None:
     sources: dict[str, str] = secrets["orderflow_secrets"]
     assert set(sources) == declared
     for name, source in sources.items():
-        # A vault variable first, the environment's Key Vault otherwise; never a literal.
+        # A vault variable first, the environment's Key Vault otherwise (through the Azure CLI's
+        # login, like every Azure access of the playbooks); never a literal.
         assert re.match(r"\{\{ vault_\w+ if vault_\w+ is defined\s+else ", source), name
-        assert "azure.azcollection.azure_keyvault_secret" in source, name
+        assert "lookup('ansible.builtin.pipe', orderflow_key_vault_secret ~ ' " in source, name
+    assert secrets["orderflow_key_vault_secret"].startswith(
+        "az keyvault secret show --vault-name {{ orderflow_key_vault_name | quote }}"
+    )
+
+
+def test_no_playbook_uses_the_azure_collection() -> None:
+    """H4: azcollection 3.x has no OIDC credential and, with AZURE_* variables set, wants a client
+    secret; the playbooks reach Azure through the az CLI and its login (azure/login in CI)."""
+    for path in ANSIBLE_DIR.rglob("*.yml"):
+        text = path.read_text()
+        assert "azure.azcollection" not in text, path
+        assert "auth_source" not in text, path
 
 
 def test_nothing_under_infra_ansible_holds_a_secret_value() -> None:
@@ -258,6 +305,7 @@ SECRETS = {
     "codecKeys": '{"k1": "' + "A" * 43 + '="}',
     "apiToken": "t" * 40,
     "tlsCertificatePfx": "cGZ4",
+    "githubRunnerToken": "github_pat_0123456789",
 }
 
 
@@ -275,36 +323,27 @@ def compose_parameters(tmp_path: Path, environment: str, **role_vars: Any) -> An
         "arm_deployment_keep_live_release": False,
         **role_vars,
     }
-    playbook.write_text(
-        yaml.safe_dump(
-            [
-                {
-                    "name": "Parameters",
-                    "hosts": "localhost",
-                    "connection": "local",
-                    "gather_facts": False,
-                    "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-                    "tasks": [
-                        {
-                            "name": "Compose",
-                            "ansible.builtin.include_role": {
-                                "name": "arm_deployment",
-                                "tasks_from": "parameters",
-                            },
-                            "vars": role,
-                        },
-                        {
-                            "name": "Write",
-                            "ansible.builtin.copy": {
-                                "content": "{{ arm_deployment_parameters | to_json }}",
-                                "dest": str(out),
-                                "mode": "0600",
-                            },
-                        },
-                    ],
-                }
-            ]
-        )
+    local_playbook(
+        playbook,
+        "Parameters",
+        tasks=[
+            {
+                "name": "Compose",
+                "ansible.builtin.include_role": {
+                    "name": "arm_deployment",
+                    "tasks_from": "parameters",
+                },
+                "vars": role,
+            },
+            {
+                "name": "Write",
+                "ansible.builtin.copy": {
+                    "content": "{{ arm_deployment_parameters | to_json }}",
+                    "dest": str(out),
+                    "mode": "0600",
+                },
+            },
+        ],
     )
     result = run_playbook(
         str(playbook),
@@ -332,8 +371,10 @@ def test_arm_parameters_are_the_files_plus_secrets_and_release(
         **from_file["parameters"],
         **{name: {"value": value} for name, value in SECRETS.items()},
         "deployApps": {"value": True},
-        "imageReference": {"value": IMAGE},
+        # The digest only: main.json names the image in the environment's own registry.
+        "imageDigest": {"value": IMAGE.split("@")[1]},
         "buildId": {"value": "0123abc"},
+        "enableDefenderForContainers": {"value": False},
         "workerCpuScaleThreshold": {"value": 60},
     }
     assert parameters == expected
@@ -344,7 +385,7 @@ def test_arm_parameters_are_the_files_plus_secrets_and_release(
 def test_the_first_run_deploys_no_apps_and_needs_no_image(tmp_path: Path) -> None:
     parameters = compose_parameters(tmp_path, "dev", arm_deployment_deploy_apps=False)
     assert isinstance(parameters, dict), parameters.stdout
-    assert [parameters[n]["value"] for n in ("deployApps", "imageReference", "buildId")] == [
+    assert [parameters[n]["value"] for n in ("deployApps", "imageDigest", "buildId")] == [
         False,
         "none",
         "none",
@@ -470,33 +511,27 @@ def grafana() -> Iterator[tuple[Grafana, str]]:
         thread.join(timeout=10)
 
 
-def run_grafana_role(tmp_path: Path, url: str, token: str) -> subprocess.CompletedProcess[str]:
+def run_grafana_role(
+    tmp_path: Path, url: str, token: str, *args: str
+) -> subprocess.CompletedProcess[str]:
     playbook = tmp_path / "grafana.yml"
-    playbook.write_text(
-        yaml.safe_dump(
-            [
-                {
-                    "name": "Dashboards",
-                    "hosts": "localhost",
-                    "connection": "local",
-                    "gather_facts": False,
-                    "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"},
-                    "roles": [
-                        {
-                            "role": "grafana_dashboards",
-                            "vars": {
-                                "grafana_dashboards_url": url,
-                                "grafana_dashboards_token": token,
-                                "grafana_dashboards_files": [str(p) for p in DASHBOARDS],
-                            },
-                        }
-                    ],
-                }
-            ]
-        )
+    local_playbook(
+        playbook,
+        "Dashboards",
+        roles=[
+            {
+                "role": "grafana_dashboards",
+                "vars": {
+                    "grafana_dashboards_url": url,
+                    "grafana_dashboards_token": token,
+                    "grafana_dashboards_files": [str(p) for p in DASHBOARDS],
+                },
+            }
+        ],
     )
     return run_playbook(
         str(playbook),
+        *args,
         inventory="localhost,",
         cwd=tmp_path,
         env={"ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles")},
@@ -549,6 +584,51 @@ printf '%s|%s|%s|%s|%s\\n' "$(basename "$0")" "$*" "${DEPLOY_BUILD_ID:-}" \\
     "${DEPLOY_REGION:-}" "${DEPLOY_APP:-}" >> "$ORDERFLOW_TEST_CALLS"
 [ "$(basename "$0")" != orderflow ] || echo "order.create.v1: registered version 2 (id x)"
 """
+SCHEMA_ENDPOINT = "orderflow-dev-weu-evh-7b3kzh.servicebus.windows.net"
+OUTPUTS = {
+    "keyVaultName": "orderflowdevweukv7b3kzh",
+    "schemaRegistryEndpoint": SCHEMA_ENDPOINT,
+    "schemaGroupName": "orderflow",
+}
+# Stand-in of the Azure CLI: records each call (and the parameters file it was given), answers
+# what the playbooks read. AZ_NO_DEPLOYMENT: the resource group has no deployment yet.
+AZ = """#!{python}
+import json, os, stat, sys
+args = sys.argv[1:]
+call = {{"argv": args}}
+if "--parameters" in args:
+    path = args[args.index("--parameters") + 1].lstrip("@")
+    call["parameters"] = json.load(open(path))
+    call["mode"] = stat.S_IMODE(os.stat(path).st_mode)
+    call["path"] = path
+with open(os.environ["AZ_CALLS"], "a") as log:
+    log.write(json.dumps(call) + "\\n")
+outputs = {outputs}
+if args[:3] == ["deployment", "group", "show"]:
+    if os.environ.get("AZ_NO_DEPLOYMENT"):
+        sys.exit("ERROR: (DeploymentNotFound) Deployment 'orderflow' could not be found.")
+    values = {{k: {{"type": "String", "value": v}} for k, v in outputs.items()}}
+    print(json.dumps({{"state": "Succeeded", "outputs": values}}))
+elif args[:2] == ["group", "exists"]:
+    print("true")
+elif args[:3] == ["deployment", "group", "what-if"]:
+    print(json.dumps({{"status": "Succeeded", "changes": [
+        {{"changeType": "Modify", "resourceId": "/subscriptions/s/resourceGroups/rg/x/api"}},
+        {{"changeType": "NoChange", "resourceId": "/subscriptions/s/resourceGroups/rg/x/kv"}}]}}))
+elif args[:2] == ["containerapp", "show"]:
+    sys.exit(3)
+"""
+
+
+def stand_in_az(folder: Path, outputs: dict[str, str] | None = None) -> Path:
+    az = folder / "az"
+    az.write_text(AZ.format(python=sys.executable, outputs=json.dumps(outputs or OUTPUTS)))
+    az.chmod(0o755)
+    return folder / "az-calls.jsonl"
+
+
+def az_calls(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 @pytest.fixture
@@ -560,6 +640,7 @@ def stand_in_scripts(tmp_path: Path) -> tuple[Path, Path]:
         script = scripts / name
         script.write_text(RECORDER)
         script.chmod(0o755)
+    stand_in_az(scripts)
     return scripts, tmp_path / "calls.txt"
 
 
@@ -574,7 +655,11 @@ def run_azure_playbook(
         f"orderflow_cli={scripts / 'orderflow'}",
         *extra,
         inventory="inventories/dev",
-        env={"ORDERFLOW_TEST_CALLS": str(calls)},
+        env={
+            "ORDERFLOW_TEST_CALLS": str(calls),
+            "AZ_CALLS": str(scripts / "az-calls.jsonl"),
+            "PATH": f"{scripts}{os.pathsep}{os.environ['PATH']}",
+        },
     )
 
 
@@ -605,8 +690,7 @@ def test_deploy_publishes_the_schemas_then_runs_the_deploy_script_like_ci(
     assert recorded(calls) == [
         [
             "orderflow",
-            "schemas publish --endpoint orderflow-dev-weu-evh.servicebus.windows.net "
-            "--group orderflow",
+            f"schemas publish --endpoint {SCHEMA_ENDPOINT} --group orderflow",
             "",
             "",
             "",
@@ -658,3 +742,150 @@ def test_the_azure_playbooks_do_nothing_with_the_local_inventory(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "skipping: no hosts matched" in result.stdout
     assert recorded(calls) == []
+
+
+# --------------------------------------------------------------------------- ARM deployment
+
+
+def run_arm_deployment(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """The arm_deployment role for dev, first run (no apps), against a stand-in Azure CLI."""
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    log = stand_in_az(folder)
+    playbook = tmp_path / "arm.yml"
+    local_playbook(
+        playbook,
+        "ARM",
+        roles=[
+            {
+                "role": "arm_deployment",
+                "vars": {
+                    "arm_deployment_arm_dir": str(REPO_ROOT / "infra" / "arm"),
+                    "arm_deployment_parameter_file": str(
+                        REPO_ROOT / "infra/arm/parameters/dev.parameters.json"
+                    ),
+                    "arm_deployment_packed_template": str(tmp_path / "main.json"),
+                    "arm_deployment_resource_group": "orderflow-dev-weu-rg",
+                    "arm_deployment_location": "westeurope",
+                    "arm_deployment_secrets": SECRETS,
+                    "arm_deployment_deploy_apps": False,
+                },
+            }
+        ],
+    )
+    result = run_playbook(
+        str(playbook),
+        *args,
+        inventory="localhost,",
+        cwd=tmp_path,
+        env={
+            "ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"),
+            "AZ_CALLS": str(log),
+            "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}",
+            **(env or {}),
+        },
+    )
+    return result, az_calls(log)
+
+
+def az_commands(calls: list[dict[str, Any]]) -> list[list[str]]:
+    return [call["argv"][:3] for call in calls]
+
+
+def test_check_mode_previews_the_deployment_with_what_if_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """M2: azure_rm_deployment had no check mode; --check now runs az's what-if."""
+    result, calls = run_arm_deployment(tmp_path, "--check")
+    recap = succeeded(result)
+    assert az_commands(calls) == [
+        ["group", "exists", "--name"],
+        ["deployment", "group", "what-if"],
+        ["deployment", "group", "show"],
+    ]
+    what_if = calls[1]
+    assert what_if["argv"][3:7] == [
+        "--resource-group",
+        "orderflow-dev-weu-rg",
+        "--name",
+        "orderflow",
+    ]
+    assert what_if["argv"][7:9] == ["--template-file", str(tmp_path / "main.json")]
+    # The parameters, secrets included, reached the CLI in an owner-only file, gone afterwards.
+    assert what_if["mode"] == 0o600
+    assert not Path(what_if["path"]).exists()
+    assert what_if["parameters"]["parameters"]["apiToken"] == {"value": SECRETS["apiToken"]}
+    assert what_if["parameters"]["parameters"]["deployApps"] == {"value": False}
+    assert "Modify /subscriptions/s/resourceGroups/rg/x/api" in result.stdout
+    assert "NoChange" not in result.stdout
+    assert recap.changed >= 1  # what-if found a change
+
+
+def test_a_run_deploys_incrementally_with_the_cli_and_reads_the_outputs(tmp_path: Path) -> None:
+    result, calls = run_arm_deployment(tmp_path)
+    succeeded(result)
+    assert az_commands(calls) == [
+        ["group", "exists", "--name"],
+        ["deployment", "group", "create"],
+        ["deployment", "group", "show"],
+    ]
+    create = calls[1]["argv"]
+    assert create[-4:] == ["--mode", "Incremental", "--output", "none"]
+    assert calls[1]["mode"] == 0o600
+    assert not Path(calls[1]["path"]).exists()
+    assert json.loads((tmp_path / "main.json").read_text())["parameters"]["imageDigest"]
+
+
+def test_the_outputs_before_a_first_deployment_are_empty_not_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    log = stand_in_az(folder)
+    playbook = tmp_path / "outputs.yml"
+    local_playbook(
+        playbook,
+        "Outputs",
+        tasks=[
+            {
+                "name": "Read",
+                "ansible.builtin.include_role": {
+                    "name": "arm_deployment",
+                    "tasks_from": "outputs",
+                },
+                "vars": {
+                    "arm_deployment_resource_group": "rg",
+                    "arm_deployment_outputs_optional": True,
+                },
+            },
+            {
+                "name": "Show",
+                "ansible.builtin.debug": {"msg": "outputs={{ arm_deployment_outputs }}"},
+            },
+        ],
+    )
+    env = {
+        "ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"),
+        "AZ_CALLS": str(log),
+        "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}",
+    }
+    first = run_playbook(
+        str(playbook), inventory="localhost,", cwd=tmp_path, env={**env, "AZ_NO_DEPLOYMENT": "1"}
+    )
+    succeeded(first)
+    assert "outputs={}" in first.stdout
+    later = run_playbook(str(playbook), inventory="localhost,", cwd=tmp_path, env=env)
+    succeeded(later)
+    assert "'keyVaultName': 'orderflowdevweukv7b3kzh'" in later.stdout
+
+
+def test_grafana_check_mode_reads_and_writes_nothing(
+    grafana: tuple[Grafana, str], tmp_path: Path
+) -> None:
+    """M2: the reads run in check mode, so the writes know what they would do, and skip."""
+    state, url = grafana
+    playbook_result = run_grafana_role(tmp_path, url, state.token, "--check")
+    succeeded(playbook_result)
+    assert "skipping: [localhost]" in playbook_result.stdout  # the writes
+    assert state.folders == {}
+    assert state.imports == []

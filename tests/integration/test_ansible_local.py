@@ -33,7 +33,8 @@ from orderflow.devstack.temporal import TemporalHandle, start_temporal
 from provisioning.migrations import head_revision, upgrade_async
 from provisioning.search_attributes import missing_search_attributes
 from provisioning.topics import missing_topics
-from tests.infra.test_ansible import play_recap, run_playbook, succeeded
+from tests.helpers.tools import REPO_ROOT
+from tests.infra.test_ansible import local_playbook, play_recap, run_playbook, succeeded
 
 pytestmark = pytest.mark.integration
 
@@ -219,3 +220,127 @@ async def test_local_yml_names_the_missing_stack_variables(tmp_path: Path) -> No
     assert play_recap(result).failed == 1
     assert "ORDERFLOW_DATABASE__URL" in result.stdout
     assert "source .orderflow/dev.env" in result.stdout
+
+
+# --------------------------------------------------------------------- Azure's administrator
+
+
+@dataclass
+class NonSuperuserAdmin:
+    """A server administrator like Azure's: LOGIN, CREATEROLE, CREATEDB, no superuser (it
+    cannot read pg_authid, so no tool can compare a role's password with a wanted one)."""
+
+    login: dict[str, object]
+    database: str
+    app_role: str
+
+
+@pytest_asyncio.fixture
+async def azure_like_admin(postgres_admin_url: str) -> AsyncIterator[NonSuperuserAdmin]:
+    suffix = secrets.token_hex(4)
+    name, password = f"azure_admin_{suffix}", secrets.token_urlsafe(16)
+    url = make_url(postgres_admin_url)
+    admin = await asyncpg.connect(postgres_admin_url)
+    try:
+        await admin.execute(
+            f"CREATE ROLE \"{name}\" LOGIN CREATEROLE CREATEDB NOSUPERUSER PASSWORD '{password}'"
+        )
+    finally:
+        await admin.close()
+    host = url.host or str(url.query.get("host", ""))
+    target = NonSuperuserAdmin(
+        login={
+            "host": host,
+            "port": url.port or 5432,
+            "user": name,
+            "password": password,
+            "ssl_mode": "disable" if host.startswith("/") else "prefer",
+            "maintenance_db": url.database or "postgres",
+        },
+        database=f"orderflow_azure_{suffix}",
+        app_role=f"orderflow_app_{suffix}",
+    )
+    try:
+        yield target
+    finally:
+        admin = await asyncpg.connect(postgres_admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+            await admin.execute(f'DROP ROLE IF EXISTS "{target.app_role}"')
+            await admin.execute(f'DROP ROLE IF EXISTS "{name}"')
+        finally:
+            await admin.close()
+
+
+def run_app_database(
+    target: NonSuperuserAdmin, tmp_path: Path, **role_vars: object
+) -> subprocess.CompletedProcess[str]:
+    playbook = local_playbook(
+        tmp_path / "app_database.yml",
+        "App database as a non-superuser administrator",
+        roles=[
+            {
+                "role": "app_database",
+                "vars": {
+                    "app_database_login": target.login,
+                    "app_database_name": target.database,
+                    "app_database_app_role": target.app_role,
+                    "app_database_app_password": "app-password-0123456789",
+                    **role_vars,
+                },
+            }
+        ],
+    )
+    return run_playbook(
+        str(playbook),
+        inventory="localhost,",
+        cwd=tmp_path,
+        env={"ANSIBLE_ROLES_PATH": str(REPO_ROOT / "infra" / "ansible" / "roles")},
+        timeout_s=180,
+    )
+
+
+async def test_app_database_is_idempotent_under_a_non_superuser_administrator(
+    azure_like_admin: NonSuperuserAdmin, postgres_admin_url: str, tmp_path: Path
+) -> None:
+    """M1: on Azure the role's second run must report changed=0 (it re-set the password)."""
+    connection = await asyncpg.connect(postgres_admin_url)
+    try:
+        facts = await connection.fetchrow(
+            "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = $1",
+            azure_like_admin.login["user"],
+        )
+    finally:
+        await connection.close()
+    assert dict(facts) == {"rolsuper": False, "rolcreaterole": True}
+
+    first = run_app_database(azure_like_admin, tmp_path)
+    assert succeeded(first).changed > 0
+    second = run_app_database(azure_like_admin, tmp_path)
+    assert succeeded(second).changed == 0, second.stdout
+
+    connection = await asyncpg.connect(postgres_admin_url)
+    try:
+        role = await connection.fetchrow(
+            "SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles"
+            " WHERE rolname = $1",
+            azure_like_admin.app_role,
+        )
+        create_in_public = await connection.fetchval(
+            "SELECT has_database_privilege($1, $2, 'CREATE')",
+            azure_like_admin.app_role,
+            azure_like_admin.database,
+        )
+    finally:
+        await connection.close()
+    assert dict(role) == {
+        "rolcanlogin": True,
+        "rolsuper": False,
+        "rolcreaterole": False,
+        "rolcreatedb": False,
+    }
+    assert create_in_public is True
+
+    # A rotation is asked for explicitly, and then it is a change.
+    rotated = run_app_database(azure_like_admin, tmp_path, app_database_password_rotation=True)
+    assert succeeded(rotated).changed == 1
