@@ -212,3 +212,25 @@ def test_the_runner_job_gives_the_entrypoint_what_it_reads():
     dockerfile = (RUNNER_DIR / "Dockerfile").read_text(encoding="utf-8")
     assert 'ENTRYPOINT ["/usr/local/bin/orderflow-runner"]' in dockerfile
     assert "COPY --chmod=0755 entrypoint.sh /usr/local/bin/orderflow-runner" in dockerfile
+
+
+# --------------------------------------------------------------------- the runbook
+
+
+def test_the_first_deployment_runbook_checks_every_step_and_names_what_arm_names():
+    text = (REPO_ROOT / "docs" / "operations" / "azure.md").read_text(encoding="utf-8")
+    runbook = text.split("\n## First deployment\n", 1)[1].split("\n## ", 1)[0]
+    body = runbook.split("### What has still never run", 1)[0]
+    steps = [p for p in re.split(r"\n(?=\d+\. \*\*)", body) if re.match(r"\d+\. \*\*", p)]
+    assert len(steps) >= 12
+    for number, step in enumerate(steps, start=1):
+        assert step.startswith(f"{number}. **"), step[:40]
+        assert "Check:" in step, f"step {number} says how to verify it"
+    assert "### What has still never run" in runbook
+    names = main_context("dev").variable("names")
+    deployer = names["identities"]["deployer"].replace("-dev-", "-$ENV-")
+    assert deployer in runbook
+    for secret in ("github-runner-token", "api-tls-certificate"):
+        assert secret in runbook
+    assert "imageDigest=none" in runbook
+    assert "deployApps=false" in runbook
