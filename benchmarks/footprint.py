@@ -31,18 +31,24 @@ DRAIN_IDLE_MS = 2000
 @dataclass(frozen=True)
 class DbState:
     rows: dict[str, int]
-    # Heap, indexes and TOAST of the order tables; grows by whole pages, so read it per
-    # thousands of orders.
-    bytes: int
+    # Heap, indexes and TOAST of each order table; grows by whole pages, so read it per
+    # thousands of orders. An UPDATE leaves the old row version behind until vacuum makes its
+    # space reusable: a status change grows ``orders`` by a row now, not in the long run.
+    bytes: dict[str, int]
     wal_lsn: str
 
 
 async def db_state(engine: AsyncEngine) -> DbState:
     counts = ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)
-    sizes = " + ".join(f"pg_total_relation_size('{t}')" for t in TABLES)
+    sizes = ", ".join(f"pg_total_relation_size('{t}')" for t in TABLES)
     async with engine.connect() as conn:
         row = (await conn.execute(text(f"SELECT {counts}, {sizes}, pg_current_wal_lsn()"))).one()
-    return DbState(rows=dict(zip(TABLES, row[:3], strict=True)), bytes=row[3], wal_lsn=row[4])
+    n = len(TABLES)
+    return DbState(
+        rows=dict(zip(TABLES, row[:n], strict=True)),
+        bytes=dict(zip(TABLES, row[n : 2 * n], strict=True)),
+        wal_lsn=row[2 * n],
+    )
 
 
 async def db_growth(
@@ -58,7 +64,8 @@ async def db_growth(
     n = max(1, per)
     return {
         "rows": {t: round((after.rows[t] - before.rows[t]) / n, 3) for t in TABLES},
-        "bytes": round((after.bytes - before.bytes) / n, 1),
+        "bytes": round(sum(after.bytes[t] - before.bytes[t] for t in TABLES) / n, 1),
+        "bytes_by_table": {t: round((after.bytes[t] - before.bytes[t]) / n, 1) for t in TABLES},
         "wal_bytes": round(float(wal) / n, 1),
     }
 
