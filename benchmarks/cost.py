@@ -100,6 +100,11 @@ def units_from(benchmark: dict[str, Any], variant: str = "design") -> dict[str, 
     }
 
 
+def _ceil(value: float) -> int:
+    """Round up, forgiving float noise (6 / 0.6 is 10.000000000000002)."""
+    return math.ceil(value - 1e-9)
+
+
 def tiered_actions_cost(million_actions: float, temporal: dict[str, Any]) -> float:
     """Dollars for a month's actions (beyond the plan's allowance) at the volume tiers."""
     cost, floor = 0.0, 0.0
@@ -251,7 +256,7 @@ class Model:
         for app in ALL_APPS:
             busy = sum(per_s[k] * units[k].cpu_ms.get(app, 0.0) for k in KINDS)
             replicas = max(
-                plan["min_replicas"][app], math.ceil(busy / 1000 / util / plan["replica_vcpu"])
+                plan["min_replicas"][app], _ceil(busy / 1000 / util / plan["replica_vcpu"])
             )
             cost = replicas * plan["replica_vcpu"] * self.replica_second_price() * self.month_s
             bill[f"Container Apps: {app}"] = cost
@@ -374,7 +379,7 @@ def render(benchmark: dict[str, Any], model: Model, *, source: str, variant: str
         + " |"
     )
     lines.append(
-        "| per million new orders | "
+        "| the month per million new orders (their status changes included) | "
         + " | ".join(
             _money(sum(bills[r][0].values()) / (r * model.month_s / MILLION), 2) for r in rates
         )

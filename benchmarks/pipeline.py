@@ -60,6 +60,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import secrets
 import sys
 import tempfile
@@ -140,10 +141,17 @@ def services(settings: Settings) -> list[Measured]:
     return found
 
 
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/])/[^\s,]+")
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` with every absolute path cut to its last component (the JSON is committed)."""
+    return _ABSOLUTE_PATH.sub(lambda m: Path(m.group(0)).name or "/", text)
+
+
 def _program(pid: int) -> str:
     """The program's name and arguments, without the machine's paths."""
-    program, _, arguments = command_line(pid).partition(" ")
-    return f"{Path(program).name} {arguments}"[:200]
+    return scrub_paths(command_line(pid))[:200]
 
 
 def parse_with(values: list[str]) -> list[Variant]:
@@ -250,7 +258,9 @@ async def main(args: argparse.Namespace, log_dir: Path) -> int:
         print(
             json.dumps(
                 {
-                    "command": " ".join(["python -m benchmarks.pipeline", *sys.argv[1:]]),
+                    "command": scrub_paths(
+                        " ".join(["python -m benchmarks.pipeline", *sys.argv[1:]])
+                    ),
                     "cpus": os.cpu_count(),
                     "run": setup.run,
                     "orders": args.orders,
