@@ -60,7 +60,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import secrets
 import sys
 import tempfile
@@ -70,7 +69,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from benchmarks.pipeline_variant import Setup, Variant, VariantResult, run_variant
-from benchmarks.procstat import Measured, command_line, listening_pid
+from benchmarks.procstat import Measured, command_line, listening_pid, scrub_paths
 from config.database import engine_from
 from config.kafka import common_options, consumer_options, producer_options
 from config.settings import DATABASE, KAFKA, TEMPORAL, Settings, load_settings
@@ -139,14 +138,6 @@ def services(settings: Settings) -> list[Measured]:
         else:
             found.append(Measured(name, pid))
     return found
-
-
-_ABSOLUTE_PATH = re.compile(r"(?<![\w:/])/[^\s,]+")
-
-
-def scrub_paths(text: str) -> str:
-    """``text`` with every absolute path cut to its last component (the JSON is committed)."""
-    return _ABSOLUTE_PATH.sub(lambda m: Path(m.group(0)).name or "/", text)
 
 
 def _program(pid: int) -> str:

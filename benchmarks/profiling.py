@@ -34,16 +34,18 @@ def profiled(pids: dict[str, int], out_dir: Path, tag: str) -> Iterator[None]:
     recorders = []
     for name, pid in pids.items():
         for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
-            argv = [py_spy(), "record", "--pid", str(pid), "--rate", str(RATE_HZ)]
-            argv += [
-                "--nonblocking",
-                "--format",
-                fmt,
-                "-o",
-                str(out_dir / f"{tag}-{name}.{suffix}"),
-            ]
+            # The flame graph's title is this command line: relative names only, so a committed
+            # SVG names no folder of this machine.
+            argv = ["py-spy", "record", "--pid", str(pid), "--rate", str(RATE_HZ)]
+            argv += ["--nonblocking", "--format", fmt, "-o", f"{tag}-{name}.{suffix}"]
             recorders.append(
-                subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                subprocess.Popen(
+                    argv,
+                    executable=py_spy(),
+                    cwd=out_dir,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             )
     try:
         yield
