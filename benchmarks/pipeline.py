@@ -26,7 +26,20 @@ workflow completed) and reports:
 * Kafka -> Open p50/p95/p99: Open event record time - order record time (bare: workflow close);
 * state transitions and history events per order (``DescribeWorkflowExecution``) and Temporal
   Cloud billable actions per order counted from the histories (``benchmarks/actions.py``), on a
-  sample of ``--sample`` orders.
+  sample of ``--sample`` orders, with the history's bytes and event types;
+* database rows, bytes and WAL per order, log lines and bytes per process, Kafka bytes and
+  records per topic (``benchmarks/footprint.py``).
+
+Then, for the variants that run ``OrderWorkflow`` (``benchmarks/pipeline_phases.py``):
+
+* **status changes**: ``--status-changes`` of the measured orders move Open -> Allocated through
+  the real API (``python -m orderflow api``, its own process), 16 requests in flight; the same
+  figures per change, the API's CPU included, and the actions/events/bytes each update added to
+  the order's history;
+* **invalid orders**: a burst of ``--invalid`` orders that fail validation (-> DLQ); the same
+  figures per invalid order.
+
+These are the inputs of the cost model (``benchmarks/cost.py``).
 
 Variants: ``design`` (the workflow and worker as configured: today's design with default
 settings), ``before`` (release 0.1.0's levers: a local activity per step, the sandbox on),
@@ -56,7 +69,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from benchmarks.pipeline_variant import Setup, Variant, VariantResult, run_variant
-from benchmarks.procstat import Measured, command_line, listening_pid
+from benchmarks.procstat import Measured, command_line, listening_pid, scrub_paths
+from config.database import engine_from
 from config.kafka import common_options, consumer_options, producer_options
 from config.settings import DATABASE, KAFKA, TEMPORAL, Settings, load_settings
 from config.telemetry import configure_logging
@@ -128,8 +142,7 @@ def services(settings: Settings) -> list[Measured]:
 
 def _program(pid: int) -> str:
     """The program's name and arguments, without the machine's paths."""
-    program, _, arguments = command_line(pid).partition(" ")
-    return f"{Path(program).name} {arguments}"[:200]
+    return scrub_paths(command_line(pid))[:200]
 
 
 def parse_with(values: list[str]) -> list[Variant]:
@@ -162,6 +175,23 @@ def table(results: list[VariantResult]) -> str:
             f"{r.state_transitions or 0:>6.1f} {r.history_events or 0:>6.1f} {r.actions or 0:>7.1f}"
         )
     return "\n".join(rows)
+
+
+def phase_lines(results: list[VariantResult]) -> list[str]:
+    """One line per variant and later phase: CPU per unit, actions, history events and bytes."""
+    lines = []
+    for r in results:
+        for label, phase, cpu_key in (
+            ("status change", r.status_change, "cpu_ms_per_change"),
+            ("invalid order", r.invalid, "cpu_ms_per_order"),
+        ):
+            if phase:
+                cpu = ", ".join(f"{k} {v:.2f}" for k, v in phase[cpu_key].items())
+                lines.append(
+                    f"{r.name} {label}: CPU ms {cpu}; actions {phase['actions']}, "
+                    f"events {phase['history_events']}, history bytes {phase['history_bytes']}"
+                )
+    return lines
 
 
 def ratios(results: list[VariantResult]) -> dict[str, object]:
@@ -199,6 +229,11 @@ async def main(args: argparse.Namespace, log_dir: Path) -> int:
         idle_s=args.idle,
         log_dir=log_dir,
         run=secrets.token_hex(3),
+        engine=engine_from(settings.database, application_name="orderflow-benchmark", pool_size=1),
+        status_changes=args.status_changes,
+        invalid=args.invalid,
+        api_token=settings.api.token.get_secret_value() if settings.api.token else None,
+        profile_dir=Path(args.profile) if args.profile else None,
     )
     say = (lambda text: print(text, file=sys.stderr)) if args.json else print
     say(f"run {setup.run}: {args.orders} orders x {len(chosen)} variants; logs in {log_dir}")
@@ -214,7 +249,9 @@ async def main(args: argparse.Namespace, log_dir: Path) -> int:
         print(
             json.dumps(
                 {
-                    "command": " ".join(["python -m benchmarks.pipeline", *sys.argv[1:]]),
+                    "command": scrub_paths(
+                        " ".join(["python -m benchmarks.pipeline", *sys.argv[1:]])
+                    ),
                     "cpus": os.cpu_count(),
                     "run": setup.run,
                     "orders": args.orders,
@@ -231,6 +268,7 @@ async def main(args: argparse.Namespace, log_dir: Path) -> int:
     else:
         print()
         print(table(results))
+        print("\n".join(phase_lines(results)))
         print()
         for key, value in summary.items():
             print(f"{key}: {value}")
@@ -255,6 +293,21 @@ def parse_args() -> argparse.Namespace:
         default=[],
         metavar="NAME:VAR=VALUE,…",
         help="an extra variant: the design with these settings (repeatable)",
+    )
+    parser.add_argument(
+        "--status-changes",
+        type=int,
+        default=1000,
+        help="then this many of the measured orders Open -> Allocated through the API (0: none)",
+    )
+    parser.add_argument(
+        "--invalid",
+        type=int,
+        default=200,
+        help="then a burst of this many invalid orders (0: none)",
+    )
+    parser.add_argument(
+        "--profile", metavar="DIR", help="py-spy the worker and bridge during the new orders"
     )
     parser.add_argument("--sample", type=int, default=50, help="orders whose history is read")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per burst at most")

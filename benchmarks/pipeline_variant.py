@@ -7,27 +7,36 @@ import asyncio
 import contextlib
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from benchmarks.actions import billable_actions
+from benchmarks.pipeline_phases import (
+    TARGET_STATUS,
+    Meter,
+    Window,
+    change_statuses,
+    history_costs,
+    history_sample,
+    latency_summary,
+    measure,
+)
 from benchmarks.procstat import Measured, snapshot
+from benchmarks.profiling import profiled
 from contracts.ids import WORKFLOW_ID_PREFIX, workflow_id
-from contracts.topics import dlq_topic
-from loadgen.ledger import Ledger, percentile
+from contracts.topics import ORDER_STATUS_V1, ORDER_VALIDATION_V1, dlq_topic
+from loadgen.ledger import Ledger
 from loadgen.observer import OutcomeObserver
-from loadgen.orders import OrderFactory, OrderMix, correlation_id
+from loadgen.orders import OrderFactory, OrderMix, correlation_id, correlation_prefix
 from loadgen.sender import send_all
 from provisioning.topics import create_topics
 
@@ -61,6 +70,14 @@ class Setup:
     idle_s: float
     log_dir: Path
     run: str
+    engine: AsyncEngine
+    # Status changes through the API after the new orders (0: no API, no phase), then a burst
+    # of invalid orders (0: none). Only for variants that run OrderWorkflow.
+    status_changes: int = 0
+    invalid: int = 0
+    api_token: str | None = None
+    # py-spy flame graphs and stacks of the worker and bridge during the new orders (None: off).
+    profile_dir: Path | None = None
 
 
 @dataclass
@@ -81,6 +98,16 @@ class VariantResult:
     actions: float | None = None
     actions_by_kind: dict[str, float] = field(default_factory=dict)
     load_average: tuple[float, float] = (0.0, 0.0)
+    # Per new order: history bytes and the sample's event types, database rows/bytes/WAL, log
+    # lines/bytes per process, Kafka bytes/records per topic (benchmarks/pipeline_phases.py).
+    history_bytes: float | None = None
+    event_types: list[str] = field(default_factory=list)
+    db: dict[str, Any] = field(default_factory=dict)
+    logs: dict[str, dict[str, float]] = field(default_factory=dict)
+    kafka: dict[str, dict[str, float]] = field(default_factory=dict)
+    # The same figures per status change and per invalid order (None: phase not run).
+    status_change: dict[str, Any] | None = None
+    invalid: dict[str, Any] | None = None
 
 
 class Proc:
@@ -131,8 +158,9 @@ def _free_port() -> int:
 @contextlib.asynccontextmanager
 async def processes(
     variant: Variant, setup: Setup, *, topic: str, group: str, task_queue: str
-) -> AsyncIterator[list[Measured]]:
-    """The variant's worker and bridge, ready; stopped on the way out."""
+) -> AsyncIterator[list[Proc]]:
+    """The variant's worker and bridge (and the API when status changes are measured), ready;
+    stopped on the way out."""
     env = {**os.environ, **variant.env, "PYTHONPATH": str(REPO_ROOT)}
     # Containers log JSON (ORDERFLOW_TELEMETRY__LOG_FORMAT=json): measure that, unless told.
     env.setdefault("ORDERFLOW_TELEMETRY__LOG_FORMAT", "json")
@@ -162,9 +190,20 @@ async def processes(
         started.append(
             Proc("bridge", bridge_argv, env, logs / f"{variant.name}-bridge.log", bridge_port)
         )
+        if setup.status_changes and variant.workflow == "order":
+            api_port = _free_port()
+            api_env = {
+                **env,
+                "ORDERFLOW_API__HOST": "127.0.0.1",
+                "ORDERFLOW_API__PORT": str(api_port),
+            }
+            api_argv = [sys.executable, "-m", "orderflow", "api"]
+            started.append(
+                Proc("api", api_argv, api_env, logs / f"{variant.name}-api.log", api_port)
+            )
         for proc in started:
             await proc.ready()
-        yield [Measured(p.name, p.popen.pid) for p in started]
+        yield started
     finally:
         for proc in reversed(started):
             proc.stop()
@@ -191,8 +230,17 @@ async def record_close_times(client: Client, ledger: Ledger) -> None:
             ledger.on_open(correlation_id(ledger.run_id, seq), execution.id, closed_ms, 0.0)
 
 
-async def drive(variant: Variant, setup: Setup, *, topic: str, run_id: str, count: int) -> Ledger:
-    """Send ``count`` orders in one burst; return once each one opened (or completed)."""
+async def drive(
+    variant: Variant,
+    setup: Setup,
+    *,
+    topic: str,
+    run_id: str,
+    count: int,
+    mix: OrderMix | None = None,
+) -> Ledger:
+    """Send ``count`` orders in one burst; return once each one opened (or completed, or was
+    dead-lettered: ``mix`` with invalid orders)."""
     ledger = Ledger(run_id)
     observer = None
     if variant.workflow == "order":
@@ -208,7 +256,7 @@ async def drive(variant: Variant, setup: Setup, *, topic: str, run_id: str, coun
     await producer.start()
     deadline = time.monotonic() + setup.timeout_s
     try:
-        factory = OrderFactory(run_id, setup.mix, order_prefix="BENCH")
+        factory = OrderFactory(run_id, mix or setup.mix, order_prefix="BENCH")
         await send_all(
             producer,
             topic,
@@ -236,27 +284,6 @@ async def drive(variant: Variant, setup: Setup, *, topic: str, run_id: str, coun
     return ledger
 
 
-async def temporal_costs(client: Client, order_ids: list[str]) -> dict[str, Any]:
-    """Mean state transitions, history events and billable actions of these orders' runs."""
-    transitions, events, totals = [], [], []
-    kinds: Counter[str] = Counter()
-    for order_id in order_ids:
-        handle = client.get_workflow_handle(workflow_id(order_id))
-        info = (await handle.describe()).raw_description.workflow_execution_info
-        transitions.append(info.state_transition_count)
-        events.append(info.history_length)
-        actions = billable_actions(await handle.fetch_history())
-        kinds.update(actions)
-        totals.append(sum(actions.values()))
-    n = max(1, len(order_ids))
-    return {
-        "state_transitions": statistics.mean(transitions) if transitions else None,
-        "history_events": statistics.mean(events) if events else None,
-        "actions": statistics.mean(totals) if totals else None,
-        "actions_by_kind": {kind: round(v / n, 2) for kind, v in sorted(kinds.items())},
-    }
-
-
 async def idle_rates(measured: list[Measured], seconds: float) -> dict[str, float]:
     """CPU ms per second each process uses while no order flows (polling, timers, GC)."""
     if seconds <= 0:
@@ -267,23 +294,18 @@ async def idle_rates(measured: list[Measured], seconds: float) -> dict[str, floa
     return {m.name: (after[m.name] - before[m.name]) / elapsed for m in measured}
 
 
-def per_order(
-    before: dict[str, float],
-    after: dict[str, float],
-    *,
-    orders: int,
-    idle_ms_per_s: dict[str, float] | None = None,
-    seconds: float = 0.0,
-) -> dict[str, float]:
-    """CPU ms per order of each process (net of its idle use when ``idle_ms_per_s`` is given)."""
-    cost = {}
-    for name in before:
-        used = after[name] - before[name]
-        if idle_ms_per_s is not None:
-            used = max(0.0, used - idle_ms_per_s[name] * seconds)
-        cost[name] = round(used / orders, 2)
-    cost["total"] = round(sum(cost.values()), 2)
-    return cost
+def _sample(ids: list[str], size: int) -> list[str]:
+    step = max(1, len(ids) // max(1, size))
+    return ids[::step][:size]
+
+
+def _window_fields(window: Window) -> dict[str, Any]:
+    return {
+        "db": window.db,
+        "logs": window.logs,
+        "kafka": window.kafka,
+        "load_average": window.load_average,
+    }
 
 
 async def run_variant(variant: Variant, setup: Setup) -> VariantResult:
@@ -296,23 +318,114 @@ async def run_variant(variant: Variant, setup: Setup) -> VariantResult:
         retention_ms=3_600_000,
         topics=[topic, dlq_topic(topic)],
     )
+    is_order = variant.workflow == "order"
     async with processes(variant, setup, topic=topic, group=group, task_queue=task_queue) as own:
         await drive(variant, setup, topic=topic, run_id=f"{tag}-w", count=setup.warmup)
-        measured = own + setup.services
-        idle = await idle_rates(measured, setup.idle_s)
-        load_before = os.getloadavg()[0]
-        before, start = snapshot(measured), time.monotonic()
-        ledger = await drive(variant, setup, topic=topic, run_id=f"{tag}-m", count=setup.orders)
-        after, elapsed = snapshot(measured), time.monotonic() - start
-        load_after = os.getloadavg()[0]
-    if variant.workflow != "order":
+        measured = [Measured(p.name, p.popen.pid) for p in own] + setup.services
+        meter = Meter(
+            processes=measured,
+            idle_ms_per_s=await idle_rates(measured, setup.idle_s),
+            engine=setup.engine,
+            log_paths={p.name: p.log for p in own},
+            kafka_consumer=setup.kafka["consumer"],
+            topics=(topic, dlq_topic(topic), ORDER_STATUS_V1, ORDER_VALIDATION_V1),
+        )
+        run_id = f"{tag}-m"
+        ledgers: list[Ledger] = []
+
+        async def new_orders() -> int:
+            ledgers.append(
+                await drive(variant, setup, topic=topic, run_id=run_id, count=setup.orders)
+            )
+            return setup.orders
+
+        profile = (
+            profiled(
+                {p.name: p.popen.pid for p in own if p.name in ("worker", "bridge")},
+                setup.profile_dir,
+                tag,
+            )
+            if setup.profile_dir is not None
+            else contextlib.nullcontext()
+        )
+        with profile:
+            window = await measure(meter, correlation_prefix(run_id), new_orders)
+        ledger = ledgers[0]
+        opened = sorted(seq for seq, o in ledger.outcomes.items() if o.opened_ms is not None)
+        order_ids = [ledger.sent[seq].order_id for seq in sorted(ledger.sent)]
+        status_change = invalid = None
+        api = next((p for p in own if p.name == "api"), None)
+        # The status changes' orders (the first opened), whose histories serve both phases.
+        targets = [
+            (ledger.sent[seq].order_id, correlation_id(ledger.run_id, seq))
+            for seq in (opened[: setup.status_changes] if api is not None else [])
+        ]
+        if is_order:
+            sampled = _sample([order for order, _ in targets] or order_ids, setup.sample)
+            at_open = await history_sample(setup.client, sampled)
+            opened_costs = history_costs(at_open)
+            if api is not None:
+                latencies: list[float] = []
+
+                async def changes() -> int:
+                    latencies.extend(
+                        await change_statuses(
+                            f"http://127.0.0.1:{api.port}", setup.api_token, targets
+                        )
+                    )
+                    return len(targets)
+
+                status_window = await measure(meter, correlation_prefix(ledger.run_id), changes)
+                changed = await history_sample(setup.client, list(at_open.events))
+                status_change = {
+                    "changes": status_window.units,
+                    "to_status": int(TARGET_STATUS),
+                    "seconds": status_window.elapsed_s,
+                    "changes_per_s": round(status_window.units / status_window.elapsed_s, 1),
+                    "latency_ms": latency_summary(latencies),
+                    "cpu_ms_per_change": status_window.cpu_ms,
+                    "gross_cpu_ms_per_change": status_window.gross_cpu_ms,
+                    **history_costs(changed, before=at_open),
+                    **_window_fields(status_window),
+                }
+            if setup.invalid:
+                bad_run = f"{tag}-i"
+
+                async def invalid_orders() -> int:
+                    ledgers.append(
+                        await drive(
+                            variant,
+                            setup,
+                            topic=topic,
+                            run_id=bad_run,
+                            count=setup.invalid,
+                            mix=replace(setup.mix, invalid_share=1.0),
+                        )
+                    )
+                    return setup.invalid
+
+                invalid_window = await measure(meter, correlation_prefix(bad_run), invalid_orders)
+                bad = ledgers[-1]
+                bad_ids = [bad.sent[seq].order_id for seq in sorted(bad.sent)]
+                invalid = {
+                    "orders": invalid_window.units,
+                    "seconds": invalid_window.elapsed_s,
+                    "dead_lettered": dict(bad.dead_lettered),
+                    "cpu_ms_per_order": invalid_window.cpu_ms,
+                    "gross_cpu_ms_per_order": invalid_window.gross_cpu_ms,
+                    **history_costs(
+                        await history_sample(setup.client, _sample(bad_ids, setup.sample))
+                    ),
+                    **_window_fields(invalid_window),
+                }
+    if not is_order:
         await record_close_times(setup.client, ledger)
+        opened_costs = history_costs(
+            await history_sample(setup.client, _sample(order_ids, setup.sample))
+        )
     created = [s.timestamp_ms for s in ledger.sent.values() if s.timestamp_ms is not None]
-    opened = [o.opened_ms for o in ledger.outcomes.values() if o.opened_ms is not None]
-    seconds = (max(opened) - min(created)) / 1000
-    latencies = ledger.latencies_ms()
-    step = max(1, setup.orders // max(1, setup.sample))
-    sample = [ledger.sent[seq].order_id for seq in sorted(ledger.sent)[::step]][: setup.sample]
+    opened_ms = [o.opened_ms for o in ledger.outcomes.values() if o.opened_ms is not None]
+    seconds = (max(opened_ms) - min(created)) / 1000
     return VariantResult(
         name=variant.name,
         title=variant.title,
@@ -320,12 +433,20 @@ async def run_variant(variant: Variant, setup: Setup) -> VariantResult:
         orders=setup.orders,
         seconds=round(seconds, 2),
         orders_per_s=round(setup.orders / seconds, 1),
-        latency_ms={f"p{q}": percentile(latencies, q / 100) for q in (50, 95, 99)},
-        cpu_ms_per_order=per_order(
-            before, after, orders=setup.orders, idle_ms_per_s=idle, seconds=elapsed
-        ),
-        gross_cpu_ms_per_order=per_order(before, after, orders=setup.orders),
-        idle_cpu_ms_per_s={name: round(rate, 1) for name, rate in idle.items()},
-        load_average=(round(load_before, 2), round(load_after, 2)),
-        **await temporal_costs(setup.client, sample),
+        latency_ms=latency_summary(ledger.latencies_ms()),
+        cpu_ms_per_order=window.cpu_ms,
+        gross_cpu_ms_per_order=window.gross_cpu_ms,
+        idle_cpu_ms_per_s={name: round(rate, 1) for name, rate in meter.idle_ms_per_s.items()},
+        load_average=window.load_average,
+        state_transitions=opened_costs["state_transitions"],
+        history_events=opened_costs["history_events"],
+        actions=opened_costs["actions"],
+        actions_by_kind=opened_costs["actions_by_kind"],
+        history_bytes=opened_costs["history_bytes"],
+        event_types=opened_costs["event_types"],
+        db=window.db,
+        logs=window.logs,
+        kafka=window.kafka,
+        status_change=status_change,
+        invalid=invalid,
     )

@@ -10,6 +10,7 @@ same user or root; without it the service is reported as not measured.
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,15 @@ def tree_cpu_ms(pid: int, children: dict[int, list[int]] | None = None) -> float
     """CPU milliseconds used so far by ``pid``'s tree (see the module docstring)."""
     ticks = sum(own_ticks(member) for member in tree(pid, children))
     return ticks * 1000 / TICKS_PER_S
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/<])/[^\s,<>\"']+")
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` with every absolute path cut to its last component: what the benchmarks write
+    is committed, and must not name this machine's folders."""
+    return _ABSOLUTE_PATH.sub(lambda m: Path(m.group(0)).name or "/", text)
 
 
 def command_line(pid: int) -> str:
